@@ -74,7 +74,7 @@ Flag: TypeAlias = bool | NameTuple
 
 
 class Predicate(_Frozen):
-    """A leaf of a condition: a predicate called with ``args`` (and injected ``message``/``node_args``).
+    """A condition leaf: a predicate called with ``args`` plus injected ``message``/``node_args``.
 
     ``node`` names the source node whose result is the ``message``; it may be a path through
     sub-flows (``flow2/Task3``), which Selinon could not express.
@@ -265,8 +265,8 @@ class SelectiveEdgeSpec(_Frozen):
     follow_subflows: bool = False
     run_subsequent: bool | NameTuple = False
 
-    _norm_tasks = field_validator("tasks", mode="before")(lambda v: _as_tuple(v))  # noqa: E731
-    _norm_sub = field_validator("run_subsequent", mode="before")(lambda v: _flag(v))  # noqa: E731
+    _norm_tasks = field_validator("tasks", mode="before")(_as_tuple)
+    _norm_sub = field_validator("run_subsequent", mode="before")(_flag)
 
 
 class EdgeSpec(_Frozen):
@@ -278,7 +278,7 @@ class EdgeSpec(_Frozen):
     foreach: ForeachSpec | None = None
     selective: SelectiveEdgeSpec | None = None
 
-    _norm = field_validator("from_", "to", mode="before")(lambda v: _as_tuple(v))  # noqa: E731
+    _norm = field_validator("from_", "to", mode="before")(_as_tuple)
 
     @field_validator("condition", mode="before")
     @classmethod
@@ -299,7 +299,7 @@ class FailureSpec(_Frozen):
     condition: Condition = ALWAYS_TRUE
     propagate_failure: bool = False
 
-    _norm_nodes = field_validator("nodes", mode="before")(lambda v: _as_tuple(v))  # noqa: E731
+    _norm_nodes = field_validator("nodes", mode="before")(_as_tuple)
 
     @field_validator("fallback", mode="before")
     @classmethod
@@ -335,7 +335,7 @@ class FlowSpec(_Frozen):
     sampling: SamplingSpec | None = None
     cache: CacheSpec = CacheSpec()
 
-    _norm_nowait = field_validator("nowait", mode="before")(lambda v: _as_tuple(v))  # noqa: E731
+    _norm_nowait = field_validator("nowait", mode="before")(_as_tuple)
     _norm_flags = field_validator(
         "propagate_node_args",
         "propagate_parent",
@@ -345,7 +345,7 @@ class FlowSpec(_Frozen):
         "propagate_compound_failures",
         "propagate_parent_failures",
         mode="before",
-    )(lambda v: _flag(v))  # noqa: E731
+    )(_flag)
 
     @field_validator("eager_failures", mode="before")
     @classmethod
