@@ -1,0 +1,246 @@
+"""Running one task: resolve its class, run it, validate and store its result.
+
+The worker decides nothing about the flow: it reports an :class:`Outcome` (succeeded, retry
+after a countdown, or failed) and the engine turns it into an event for the dispatcher.
+
+Timeouts: a task with ``timeout`` runs in a helper thread that the worker waits for.  Threads
+cannot be killed, so a task that overruns keeps running in the background as a daemon thread;
+its result is discarded (never stored, never reported) and the node fails with ``TASK_TIMEOUT``.
+An ``async def run`` task is cancelled at its timeout instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import fastjsonschema
+
+from selinon_backends.runtime.results import ResultStore
+from selinon_backends.runtime.retry import task_retry_countdown
+from selinon_core.actions import RunTask
+from selinon_core.errors import FatalTaskError, RetryRequested, SpecError
+from selinon_core.retry import TaskFailureKind
+from selinon_core.spec import TaskSpec
+from selinon_core.system import System
+from selinon_core.task import SelinonTask, TaskEnvironment
+from selinon_core.trace import TraceEvent, TraceName
+
+__all__ = ["Outcome", "TaskTimeout", "Worker"]
+
+_PLAIN = (type(None), bool, int, float, str)
+
+
+class TaskTimeout(Exception):
+    """A task ran past its ``timeout``."""
+
+
+class ResultNotJSON(Exception):
+    """A task returned a value that cannot be serialised to JSON."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What running a task once came to.
+
+    Attributes:
+        kind: ``succeeded``, ``retry`` or ``failed``.
+        result: the task's return value (``succeeded`` only).
+        countdown: seconds before the retry (``retry`` only).
+        counted: whether the retry counts against ``max_retry`` (not for ``self.retry()``).
+        error: the exception (``retry`` and ``failed``).
+        trace: trace events produced, in order (empty when tracing is off).
+    """
+
+    kind: Literal["succeeded", "retry", "failed"]
+    result: Any = None
+    countdown: float = 0.0
+    counted: bool = True
+    error: BaseException | None = None
+    trace: list[TraceEvent] = field(default_factory=list)
+
+
+class Worker:
+    """Executes ``RunTask`` actions for one runtime.
+
+    Args:
+        system: the loaded configuration.
+        results: where results are stored.
+        environment: what tasks get as their runtime environment.
+        now: the clock's ``now`` (timestamps of trace events).
+        tracing: whether to produce trace events at all.
+    """
+
+    def __init__(
+        self,
+        system: System,
+        results: ResultStore,
+        environment: TaskEnvironment,
+        now: Callable[[], float],
+        *,
+        tracing: bool,
+    ) -> None:
+        self._system = system
+        self._results = results
+        self._env = environment
+        self._now = now
+        self._tracing = tracing
+        self._schemas: dict[str, Callable[[Any], Any]] = {}
+        self._lock = threading.Lock()
+
+    def execute(self, action: RunTask, attempt: int) -> Outcome:
+        """Run the task of ``action``; ``attempt`` counts earlier failed attempts (retries)."""
+        spec = self._system.spec.task(action.task_name)
+        trace: list[TraceEvent] = []
+        self._trace(trace, TraceName.TASK_START, action)
+        try:
+            result = self._run(spec, action)
+            self._validate(spec, result)
+            self._store(spec, action, result, trace)
+        except RetryRequested as exc:
+            self._trace(trace, TraceName.TASK_RETRY, action, user_retry=True, retried_count=attempt)
+            return Outcome("retry", countdown=exc.countdown, counted=False, error=exc, trace=trace)
+        except Exception as exc:
+            return self._failed(spec, action, attempt, exc, trace)
+        self._trace(trace, TraceName.TASK_END, action)
+        return Outcome("succeeded", result=result, trace=trace)
+
+    def _run(self, spec: TaskSpec, action: RunTask) -> Any:
+        try:
+            cls = self._system.resolve(spec.import_, spec.classname)
+        except SpecError as exc:
+            raise FatalTaskError(f"cannot import task class: {exc}") from exc
+        if not (isinstance(cls, type) and issubclass(cls, SelinonTask)):
+            raise FatalTaskError(f"{spec.import_}.{spec.classname} is not a SelinonTask subclass")
+        task = cls(
+            action.flow_name,
+            action.task_name,
+            action.parent,
+            action.task_id,
+            action.flow_id,
+            environment=self._env,
+        )
+        if spec.timeout is not None:
+            return _run_with_timeout(task, action.node_args, spec.timeout)
+        result = task.run(action.node_args)
+        if inspect.iscoroutine(result):
+            result = asyncio.run(result)
+        return result
+
+    def _validate(self, spec: TaskSpec, result: Any) -> None:
+        if type(result) not in _PLAIN:
+            try:
+                json.dumps(result)
+            except (TypeError, ValueError) as exc:
+                raise ResultNotJSON(
+                    f"task {spec.name!r} returned a value that is not JSON-serialisable: {exc}"
+                ) from None
+        if spec.output_schema is not None:
+            self._schema(spec.output_schema)(result)
+
+    def _schema(self, path: str) -> Callable[[Any], Any]:
+        validate = self._schemas.get(path)
+        if validate is None:
+            with self._lock, open(path, encoding="utf-8") as handle:
+                validate = fastjsonschema.compile(json.load(handle))
+                self._schemas[path] = validate
+        return validate
+
+    def _store(self, spec: TaskSpec, action: RunTask, result: Any, trace: list[TraceEvent]) -> None:
+        if spec.stores_results:
+            self._trace(trace, TraceName.STORAGE_STORE, action, storage=spec.storage)
+            self._results.store(
+                flow_name=action.flow_name,
+                task_name=action.task_name,
+                task_id=action.task_id,
+                node_args=action.node_args,
+                result=result,
+            )
+            self._trace(trace, TraceName.STORAGE_STORED, action, storage=spec.storage)
+        elif result is not None:
+            self._trace(trace, TraceName.TASK_DISCARD_RESULT, action)
+
+    def _failed(
+        self, spec: TaskSpec, action: RunTask, attempt: int, exc: Exception, trace: list[TraceEvent]
+    ) -> Outcome:
+        what = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, TaskTimeout):
+            self._trace(trace, TraceName.TASK_TIMEOUT, action, timeout=spec.timeout)
+        failure: TaskFailureKind = "error"
+        if isinstance(exc, FatalTaskError):
+            failure = "fatal"
+        elif isinstance(exc, TaskTimeout):
+            failure = "timeout"
+        countdown = task_retry_countdown(spec, attempt, failure=failure)
+        if countdown is not None:
+            self._trace(trace, TraceName.TASK_RETRY, action, what=what, retried_count=attempt + 1)
+            return Outcome("retry", countdown=countdown, error=exc, trace=trace)
+        self._trace(trace, TraceName.TASK_FAILURE, action, what=what, retried_count=attempt)
+        if spec.storage is not None:
+            self._store_error(action, exc, trace)
+        return Outcome("failed", error=exc, trace=trace)
+
+    def _store_error(self, action: RunTask, exc: Exception, trace: list[TraceEvent]) -> None:
+        try:
+            self._results.store_error(
+                flow_name=action.flow_name,
+                task_name=action.task_name,
+                task_id=action.task_id,
+                node_args=action.node_args,
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
+        except NotImplementedError:
+            self._trace(trace, TraceName.STORAGE_OMIT_STORE_ERROR, action)
+        except Exception as store_exc:
+            self._trace(trace, TraceName.STORAGE_ISSUE, action, what=repr(store_exc))
+        else:
+            self._trace(trace, TraceName.STORAGE_STORE_ERROR, action)
+
+    def _trace(
+        self, trace: list[TraceEvent], name: TraceName, action: RunTask, **extra: Any
+    ) -> None:
+        if self._tracing:
+            details = {
+                "flow_name": action.flow_name,
+                "dispatcher_id": action.flow_id,
+                "task_name": action.task_name,
+                "task_id": action.task_id,
+                **extra,
+            }
+            trace.append(TraceEvent(name, self._now(), details))
+
+
+def _run_with_timeout(task: SelinonTask, node_args: Any, timeout: float) -> Any:
+    """Run ``task`` in a daemon thread and give up waiting after ``timeout`` seconds."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            value = task.run(node_args)
+            if inspect.iscoroutine(value):
+                value = asyncio.run(_bounded(value, timeout))
+            box["value"] = value
+        except BaseException:
+            box["error"] = sys.exc_info()[1]
+
+    thread = threading.Thread(target=target, name=f"task-{task.task_id}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TaskTimeout(f"task {task.task_name!r} ran past its timeout of {timeout}s")
+    if "error" in box:
+        error = box["error"]
+        if isinstance(error, asyncio.TimeoutError):
+            raise TaskTimeout(f"task {task.task_name!r} ran past its timeout of {timeout}s")
+        raise error
+    return box.get("value")
+
+
+async def _bounded(coro: Any, timeout: float) -> Any:
+    return await asyncio.wait_for(coro, timeout)
