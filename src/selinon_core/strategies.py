@@ -1,0 +1,184 @@
+"""Sampling strategies: how long to wait before the safety-net re-check of a running flow.
+
+Selinon's dispatcher *polled* task states and a sampling strategy chose the delay between two
+polls.  This engine is event driven: a finished node is an event and its successors start at
+once.  A flow's ``sampling`` strategy is still honoured, for compatibility and as a safety net:
+its value is the interval after which the dispatcher re-checks a flow that produced no event
+(e.g. because a message was lost), and ``None`` means "no re-check needed".
+
+A strategy has Selinon's signature ``fn(status, **args)``, where ``args`` are the ``args`` of
+the flow's ``sampling`` entry and ``status`` is a :class:`SamplingStatus`.  Strategies must not
+raise.  All built-ins return ``None`` when no node is active.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Collection, Mapping
+from random import Random
+from typing import Any, TypedDict
+
+__all__ = [
+    "DEFAULT_MAX_RETRY",
+    "DEFAULT_START_RETRY",
+    "SamplingStatus",
+    "biexponential_adapt",
+    "biexponential_decrease",
+    "biexponential_increase",
+    "constant",
+    "linear_adapt",
+    "linear_increase",
+    "random",
+]
+
+DEFAULT_START_RETRY = 2
+"""``start_retry`` of the default strategy, ``biexponential_increase``."""
+DEFAULT_MAX_RETRY = 120
+"""``max_retry`` of the default strategy, ``biexponential_increase``."""
+
+
+class SamplingStatus(TypedDict, total=False):
+    """What a strategy is told about the flow (Selinon's keys).
+
+    Attributes:
+        previous_retry: the interval returned last time, ``None`` on the first call.
+        active_nodes: nodes scheduled or running.
+        failed_nodes: nodes that failed.
+        new_started_nodes: nodes started by the step just taken.
+        new_fallback_nodes: fallback nodes started by the step just taken.
+        finished_nodes: nodes that finished successfully.
+    """
+
+    previous_retry: float | None
+    active_nodes: Collection[Any]
+    failed_nodes: Collection[Any]
+    new_started_nodes: Collection[Any]
+    new_fallback_nodes: Collection[Any]
+    finished_nodes: Collection[Any]
+
+
+def _idle(status: Mapping[str, Any]) -> bool:
+    return not status.get("active_nodes")
+
+
+def _previous(status: Mapping[str, Any]) -> float | None:
+    previous = status.get("previous_retry")
+    return None if previous is None else float(previous)
+
+
+def _started(status: Mapping[str, Any]) -> bool:
+    return bool(status.get("new_started_nodes")) or bool(status.get("new_fallback_nodes"))
+
+
+def biexponential_increase(
+    status: Mapping[str, Any],
+    start_retry: float = DEFAULT_START_RETRY,
+    max_retry: float = DEFAULT_MAX_RETRY,
+) -> float | None:
+    """Double the interval while new nodes start (up to ``max_retry``), else ``start_retry``.
+
+    This is the default strategy.  The first call returns ``start_retry``.
+    """
+    if _idle(status):
+        return None
+    previous = _previous(status)
+    if previous is None:
+        return start_retry
+    if _started(status):
+        return min(previous * 2, max_retry)
+    return start_retry
+
+
+def biexponential_decrease(
+    status: Mapping[str, Any], start_retry: float, stop_retry: float
+) -> float | None:
+    """Halve the interval on every call, from ``start_retry`` down to ``stop_retry``."""
+    if _idle(status):
+        return None
+    previous = _previous(status)
+    if previous is None:
+        return start_retry
+    return max(previous / 2, stop_retry)
+
+
+def biexponential_adapt(
+    status: Mapping[str, Any], start_retry: float, max_retry: float
+) -> float | None:
+    """Double the interval while new nodes start (up to ``max_retry``), else halve it.
+
+    The interval never drops below ``start_retry``.  Unlike Selinon, the first call returns
+    ``None`` too when no node is active, as every other built-in does.
+    """
+    if _idle(status):
+        return None
+    previous = _previous(status)
+    if previous is None:
+        return start_retry
+    if _started(status):
+        return min(previous * 2, max_retry)
+    return max(previous / 2, start_retry)
+
+
+def linear_increase(
+    status: Mapping[str, Any], start_retry: float, max_retry: float, step: float
+) -> float | None:
+    """Add ``step`` while new nodes start (up to ``max_retry``), else go back to ``start_retry``."""
+    if _idle(status):
+        return None
+    previous = _previous(status)
+    if previous is None:
+        return start_retry
+    if _started(status):
+        return min(previous + step, max_retry)
+    return start_retry
+
+
+def linear_adapt(
+    status: Mapping[str, Any], start_retry: float, max_retry: float, step: float
+) -> float | None:
+    """Add ``step`` while new nodes start (up to ``max_retry``), else subtract it.
+
+    The interval never drops below ``start_retry``.
+    """
+    if _idle(status):
+        return None
+    previous = _previous(status)
+    if previous is None:
+        return start_retry
+    if _started(status):
+        return min(previous + step, max_retry)
+    return max(previous - step, start_retry)
+
+
+def random(
+    status: Mapping[str, Any],
+    start_retry: float,
+    max_retry: float,
+    rng: Random | None = None,
+) -> float | None:
+    """A random interval between ``start_retry`` and ``max_retry`` (both included).
+
+    Integers give an integer (as Selinon's ``randint``), floats a float.  The randomness comes
+    from ``rng`` when given; otherwise from a generator seeded by ``status`` itself, so that the
+    same status always gives the same interval (the core must stay deterministic).  The global
+    ``random`` module state is never read.
+    """
+    if _idle(status):
+        return None
+    generator = rng if rng is not None else Random(_seed(status))
+    if isinstance(start_retry, int) and isinstance(max_retry, int):
+        return generator.randint(start_retry, max_retry)
+    return generator.uniform(start_retry, max_retry)
+
+
+def _seed(status: Mapping[str, Any]) -> int:
+    """A stable (process-independent) seed derived from the status."""
+    parts = sorted((str(key), repr(value)) for key, value in status.items())
+    return zlib.crc32(repr(parts).encode())
+
+
+def constant(status: Mapping[str, Any], retry: float) -> float | None:
+    """Always ``retry`` while some node is active."""
+    if _idle(status):
+        return None
+    return retry
