@@ -1,0 +1,1 @@
+"""Runnable example configurations; a package so that ``import: examples.<name>.tasks`` works."""

@@ -1,0 +1,1 @@
+"""The quickstart example: two tasks, one storage, one flow."""

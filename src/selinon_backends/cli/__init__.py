@@ -1,0 +1,84 @@
+"""The ``selinon-cli`` command line.
+
+:func:`main` is the console-script entry point.  Sub-commands live in their own modules, each
+exposing ``register(app)``; the ones listed in :data:`COMMAND_MODULES` are always attached, the
+ones in :data:`OPTIONAL_COMMAND_MODULES` when the module exists in this installation.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+
+import typer
+
+from selinon_backends.cli.app import (
+    ENVVAR_PREFIX,
+    EXIT_INVALID,
+    EXIT_OK,
+    PROG_NAME,
+    app,
+    report_problems,
+)
+from selinon_core.errors import SpecError
+
+__all__ = ["COMMAND_MODULES", "OPTIONAL_COMMAND_MODULES", "app", "main"]
+
+COMMAND_MODULES: tuple[str, ...] = ("inspect_cmd", "version_cmd")
+"""Sub-command modules of this package that every installation has."""
+
+OPTIONAL_COMMAND_MODULES: tuple[str, ...] = ("execute", "plot", "migrate", "worker")
+"""Sub-command modules attached only when present (they land in later releases)."""
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}").register(app)
+    for name in OPTIONAL_COMMAND_MODULES:
+        qualified = f"{__name__}.{name}"
+        try:
+            module = importlib.import_module(qualified)
+        except ModuleNotFoundError as exc:
+            if exc.name != qualified:
+                raise  # the module exists but one of its own imports is missing
+            continue
+        module.register(app)
+
+
+_register_commands()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status.
+
+    Args:
+        argv: the arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns:
+        0 on success, 2 for an invalid configuration or command line, or the status a
+        sub-command chose.  A :class:`SpecError` is always rendered as a listing of its
+        problems on stderr, never as a traceback.
+    """
+    command = typer.main.get_command(app)
+    try:
+        command.main(
+            args=None if argv is None else list(argv),
+            prog_name=PROG_NAME,
+            auto_envvar_prefix=ENVVAR_PREFIX,
+            standalone_mode=True,
+        )
+    except SystemExit as exc:
+        return _exit_status(exc.code)
+    except SpecError as exc:
+        report_problems(exc.problems)
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def _exit_status(code: object) -> int:
+    if code is None:
+        return EXIT_OK
+    if isinstance(code, int):
+        return code
+    typer.echo(str(code), err=True)
+    return 1

@@ -1,0 +1,201 @@
+"""The ``selinon-cli`` typer application and the options its sub-commands share.
+
+Importing this module only builds the (empty) :data:`app` object: no configuration is read,
+no logging is set up and no sub-command is attached.  Sub-command modules expose a
+``register(app)`` function; :mod:`selinon_backends.cli` wires them in.
+
+Options read environment variables the way Selinon's CLI does: every option of a sub-command
+falls back to ``SELINON_<SUBCOMMAND>_<OPTION>`` (click's ``auto_envvar_prefix``, set by
+:func:`selinon_backends.cli.main`), and the two configuration options read
+``SELINON_NODES_DEFINITION`` and ``SELINON_FLOW_DEFINITIONS`` in every sub-command.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from selinon_core.errors import Problem, SpecError
+
+__all__ = [
+    "ENVVAR_PREFIX",
+    "EXIT_INVALID",
+    "EXIT_OK",
+    "FLOWS_ENVVAR",
+    "NODES_ENVVAR",
+    "PROG_NAME",
+    "CliState",
+    "FlowDefinitionsOption",
+    "NodesDefinitionOption",
+    "add_import_path",
+    "app",
+    "cli_state",
+    "exit_on_spec_error",
+    "flow_paths",
+    "report_problems",
+]
+
+PROG_NAME = "selinon-cli"
+ENVVAR_PREFIX = "SELINON"
+NODES_ENVVAR = "SELINON_NODES_DEFINITION"
+FLOWS_ENVVAR = "SELINON_FLOW_DEFINITIONS"
+EXIT_OK = 0
+EXIT_INVALID = 2
+
+_ENV_SEPARATORS = re.compile(rf"[\s{re.escape(os.pathsep)}]+")
+
+
+@dataclass(frozen=True, slots=True)
+class CliState:
+    """Global options, stored on the click context for sub-commands to read.
+
+    Attributes:
+        verbosity: how many times ``-v`` was given (0 warnings only, 1 info, 2+ debug).
+    """
+
+    verbosity: int = 0
+
+
+app = typer.Typer(
+    name=PROG_NAME,
+    help="Inspect and run task flows written in Selinon's YAML flow language.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+"""The application object; sub-commands are attached by ``register(app)`` functions."""
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "-v",
+            "--verbose",
+            count=True,
+            help="Be more verbose (repeat for more detail: -v info, -vv debug).",
+        ),
+    ] = 0,
+    app_dir: Annotated[
+        Path,
+        typer.Option(
+            "--app-dir",
+            metavar="DIR",
+            help="Directory put first on sys.path so that the modules your configuration "
+            "imports are found.",
+        ),
+    ] = Path("."),
+) -> None:
+    """Inspect and run task flows written in Selinon's YAML flow language."""
+    ctx.obj = CliState(verbosity=verbose)
+    add_import_path(app_dir)
+    if verbose:
+        logging.basicConfig(
+            level=logging.DEBUG if verbose > 1 else logging.INFO,
+            stream=sys.stderr,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
+
+
+def add_import_path(directory: Path) -> None:
+    """Put ``directory`` first on ``sys.path`` (once), as celery and uvicorn do for user code."""
+    entry = str(directory.resolve())
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+
+
+def cli_state(ctx: typer.Context) -> CliState:
+    """The global options of the running command line (defaults when run without the group)."""
+    found = ctx.find_object(CliState)
+    return found if found is not None else CliState()
+
+
+def _split_env_flow_definitions(
+    ctx: typer.Context, param: typer.CallbackParam, value: list[str] | None
+) -> list[str]:
+    """Also split values that came from an environment variable on ``os.pathsep``.
+
+    Click already splits an environment value on whitespace; Selinon's users write
+    ``SELINON_FLOW_DEFINITIONS=a.yaml:b.yaml``, so both separators are accepted there.  Values
+    given on the command line are left as they are.
+    """
+    if not value:
+        return []
+    source = ctx.get_parameter_source(param.name) if param.name else None
+    if source is None or source.name != "ENVIRONMENT":
+        return list(value)
+    return [part for item in value for part in _ENV_SEPARATORS.split(item) if part]
+
+
+NodesDefinitionOption = Annotated[
+    Path | None,
+    typer.Option(
+        "-n",
+        "--nodes-definition",
+        envvar=NODES_ENVVAR,
+        show_envvar=True,
+        metavar="PATH",
+        help="The nodes definition file (tasks, flows, storages, global).",
+    ),
+]
+"""``-n/--nodes-definition PATH`` (also ``SELINON_NODES_DEFINITION``)."""
+
+FlowDefinitionsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-f",
+        "--flow-definitions",
+        envvar=FLOWS_ENVVAR,
+        show_envvar=True,
+        metavar="PATH",
+        callback=_split_env_flow_definitions,
+        help=(
+            "A flow definitions file or a directory of them (repeatable; directories are "
+            "searched recursively for *.yaml/*.yml). From the environment: a list separated "
+            "by spaces or colons."
+        ),
+    ),
+]
+"""``-f/--flow-definitions PATH`` (repeatable; also ``SELINON_FLOW_DEFINITIONS``)."""
+
+
+def flow_paths(values: Sequence[str] | None) -> list[Path]:
+    """Turn the ``-f`` option values into paths (empty when none were given)."""
+    return [Path(value) for value in values or ()]
+
+
+def report_problems(problems: Sequence[Problem], *, title: str | None = None) -> None:
+    """Write problems to stderr, one per line as ``file:line:col: message (hint)``."""
+    if title:
+        typer.echo(title, err=True)
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+
+
+@contextmanager
+def exit_on_spec_error() -> Iterator[None]:
+    """Turn a :class:`SpecError` raised in the block into the error listing and exit code 2.
+
+    Raises:
+        typer.Exit: with code 2 after the listing was written to stderr.
+    """
+    try:
+        yield
+    except SpecError as exc:
+        count = len(exc.problems)
+        noun = "error" if count == 1 else "errors"
+        report_problems(exc.problems)
+        typer.echo(f"Configuration is invalid: {count} {noun}.", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
