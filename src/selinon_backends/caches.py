@@ -267,6 +267,39 @@ def _import_redis() -> Any:
         ) from exc
 
 
+def _connection_pool(
+    redis_module: Any,
+    address: dict[str, Any],
+    *,
+    url: str | None,
+    unix_socket_path: str | None,
+    socket_timeout: float | None,
+    max_connections: int | None,
+) -> Any:
+    """A redis-py pool; bounded pools block (up to the socket timeout) instead of failing."""
+    if max_connections is None:
+        pool_class = redis_module.ConnectionPool
+        options: dict[str, Any] = {"socket_timeout": socket_timeout}
+    else:
+        pool_class = redis_module.BlockingConnectionPool
+        options = {
+            "socket_timeout": socket_timeout,
+            "max_connections": max_connections,
+            "timeout": socket_timeout,
+        }
+    if url is not None:
+        return pool_class.from_url(url, **options)
+    if unix_socket_path is not None:
+        return pool_class(
+            connection_class=redis_module.UnixDomainSocketConnection,
+            path=unix_socket_path,
+            db=address["db"],
+            password=address["password"],
+            **options,
+        )
+    return pool_class(**address, **options)
+
+
 class RedisCache:
     """A cache shared by every worker, kept in Redis.
 
@@ -320,24 +353,14 @@ class RedisCache:
         self.ttl = ttl
         self._charset = charset
         self._errors = errors
-        options: dict[str, Any] = {
-            "socket_timeout": socket_timeout,
-            "max_connections": max_connections,
-        }
-        if url is not None:
-            pool = redis_module.ConnectionPool.from_url(url, **options)
-        elif unix_socket_path is not None:
-            pool = redis_module.ConnectionPool(
-                connection_class=redis_module.UnixDomainSocketConnection,
-                path=unix_socket_path,
-                db=db,
-                password=password,
-                **options,
-            )
-        else:
-            pool = redis_module.ConnectionPool(
-                host=host, port=port, db=db, password=password, **options
-            )
+        pool = _connection_pool(
+            redis_module,
+            {"host": host, "port": port, "db": db, "password": password},
+            url=url,
+            unix_socket_path=unix_socket_path,
+            socket_timeout=socket_timeout,
+            max_connections=max_connections,
+        )
         self._client: redis.Redis[bytes] = redis_module.Redis(connection_pool=pool)
 
     def key(self, item_id: str) -> str:

@@ -1,0 +1,549 @@
+"""Result caches: Selinon's eviction semantics, model-based checks, threads, and Redis for real."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from selinon_backends.caches import FIFO, LIFO, LRU, MRU, RR, RedisCache, build_cache
+from selinon_core.caching import Cache, CacheMissError
+from selinon_core.errors import BackendError, SpecError, TransientBackendError
+from selinon_core.spec import CacheSpec
+from selinon_core.system import System
+
+REDIS_HOST = "127.0.0.1"
+REDIS_PORT = 6379
+
+CacheFactory = Callable[[int], Any]
+POLICIES: dict[str, CacheFactory] = {
+    "FIFO": FIFO,
+    "LIFO": LIFO,
+    "LRU": LRU,
+    "MRU": MRU,
+    "RR": lambda size: RR(size, rng=random.Random(7)),
+}
+
+
+def _present(cache: Any, ids: range | list[str]) -> list[Any]:
+    found = []
+    for item_id in ids:
+        try:
+            cache.get(item_id)
+        except CacheMissError:
+            continue
+        found.append(item_id)
+    return found
+
+
+# --------------------------------------------------------------------------- §9 examples
+
+
+def test_lru_evicts_least_recently_used() -> None:
+    cache = LRU(max_cache_size=2)
+    for i in (1, 2, 3):
+        cache.add(str(i), i)
+    assert _present(cache, ["1", "2", "3"]) == ["2", "3"]
+
+    # the reads above used 2 then 3, so 2 is now the least recently used
+    cache.add("1", 1)
+    assert _present(cache, ["1", "2", "3"]) == ["1", "3"]
+
+
+def test_lru_get_order_decides_victim() -> None:
+    cache = LRU(max_cache_size=2)
+    cache.add("a", "A")
+    cache.add("b", "B")
+    assert cache.get("a") == "A"
+    cache.add("c", "C")
+    assert "b" not in cache
+    assert cache.get("a") == "A"
+    assert cache.get("c") == "C"
+
+
+def test_lifo_evicts_latest_insert() -> None:
+    cache = LIFO(max_cache_size=2)
+    for i in (1, 2, 3):
+        cache.add(str(i), i)
+    assert _present(cache, ["1", "2", "3"]) == ["1", "3"]
+
+
+def test_mru_evicts_most_recently_used() -> None:
+    cache = MRU(max_cache_size=16)
+    for i in range(16):
+        cache.add(str(i), i)
+    cache.add("16", 16)
+    assert "15" not in cache
+    assert len(cache) == 16
+    assert all(str(i) in cache for i in [*range(15), 16])
+
+
+def test_mru_get_marks_item_as_most_recent() -> None:
+    cache = MRU(max_cache_size=3)
+    for item_id in "abc":
+        cache.add(item_id, item_id.upper())
+    cache.get("a")
+    cache.add("d", "D")
+    assert sorted(cache._items) == ["b", "c", "d"]
+
+
+def test_fifo_ignores_reads() -> None:
+    cache = FIFO(max_cache_size=2)
+    cache.add("a", 1)
+    cache.add("b", 2)
+    cache.get("a")
+    cache.add("c", 3)
+    assert _present(cache, ["a", "b", "c"]) == ["b", "c"]
+
+
+def test_rr_evicts_exactly_one_random_item_reproducibly() -> None:
+    runs = []
+    for _ in range(2):
+        cache = RR(max_cache_size=4, rng=random.Random(1234))
+        for i in range(10):
+            cache.add(str(i), i)
+            assert str(i) in cache
+        runs.append(sorted(cache._items))
+    assert len(runs[0]) == 4
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_size_zero_stores_nothing(name: str) -> None:
+    cache = POLICIES[name](0)
+    cache.add("x", 1)
+    assert len(cache) == 0
+    with pytest.raises(CacheMissError):
+        cache.get("x")
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_default_size_is_zero(name: str) -> None:
+    cache = {"FIFO": FIFO, "LIFO": LIFO, "LRU": LRU, "MRU": MRU, "RR": RR}[name]()
+    assert cache.max_cache_size == 0
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_adding_existing_id_is_a_noop(name: str) -> None:
+    cache = POLICIES[name](2)
+    cache.add("x", "first")
+    cache.add("x", "second")
+    assert cache.get("x") == "first"
+    assert len(cache) == 1
+
+
+def test_readding_existing_id_does_not_refresh_recency() -> None:
+    cache = LRU(max_cache_size=2)
+    cache.add("a", 1)
+    cache.add("b", 2)
+    cache.add("a", 1)  # no-op: "a" stays the least recently used
+    cache.add("c", 3)
+    assert _present(cache, ["a", "b", "c"]) == ["b", "c"]
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_miss_raises_cache_miss_error_naming_the_id(name: str) -> None:
+    with pytest.raises(CacheMissError, match="nope"):
+        POLICIES[name](3).get("nope", task_name="T", flow_name="f")
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "3"])
+def test_invalid_size_is_rejected(bad: Any) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        LRU(max_cache_size=bad)
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_every_cache_satisfies_the_port(name: str) -> None:
+    assert isinstance(POLICIES[name](1), Cache)
+
+
+# --------------------------------------------------------------------------- model-based
+
+
+class _ReferenceModel:
+    """An independent model: timestamps per item, victim chosen by min/max over them."""
+
+    def __init__(self, policy: str, size: int) -> None:
+        self.policy = policy
+        self.size = size
+        self.clock = 0
+        self.items: dict[str, Any] = {}
+        self.inserted: dict[str, int] = {}
+        self.used: dict[str, int] = {}
+
+    def _tick(self) -> int:
+        self.clock += 1
+        return self.clock
+
+    def victim(self) -> str:
+        chooser: dict[str, Callable[[], str]] = {
+            "FIFO": lambda: min(self.inserted, key=self.inserted.__getitem__),
+            "LIFO": lambda: max(self.inserted, key=self.inserted.__getitem__),
+            "LRU": lambda: min(self.used, key=self.used.__getitem__),
+            "MRU": lambda: max(self.used, key=self.used.__getitem__),
+        }
+        return chooser[self.policy]()
+
+    def add(self, item_id: str, item: Any) -> None:
+        if self.size == 0 or item_id in self.items:
+            return
+        while len(self.items) + 1 > self.size:
+            gone = self.victim()
+            del self.items[gone], self.inserted[gone], self.used[gone]
+        now = self._tick()
+        self.items[item_id] = item
+        self.inserted[item_id] = now
+        self.used[item_id] = now
+
+    def get(self, item_id: str) -> Any:
+        if item_id not in self.items:
+            raise CacheMissError(item_id)
+        self.used[item_id] = self._tick()
+        return self.items[item_id]
+
+
+_IDS = st.sampled_from([f"id{i}" for i in range(12)])
+
+
+class DeterministicPolicyMachine(RuleBasedStateMachine):
+    """Each deterministic policy behaves exactly like the timestamp model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model: _ReferenceModel
+        self.cache: Any
+
+    @initialize(policy=st.sampled_from(["FIFO", "LIFO", "LRU", "MRU"]), size=st.integers(0, 5))
+    def setup(self, policy: str, size: int) -> None:
+        self.model = _ReferenceModel(policy, size)
+        self.cache = POLICIES[policy](size)
+
+    @rule(item_id=_IDS, item=st.integers())
+    def add(self, item_id: str, item: int) -> None:
+        self.model.add(item_id, item)
+        self.cache.add(item_id, item)
+
+    @rule(item_id=_IDS)
+    def get(self, item_id: str) -> None:
+        try:
+            expected = self.model.get(item_id)
+        except CacheMissError:
+            with pytest.raises(CacheMissError):
+                self.cache.get(item_id)
+        else:
+            assert self.cache.get(item_id) == expected
+
+    @invariant()
+    def same_contents(self) -> None:
+        if hasattr(self, "cache"):
+            assert dict(self.cache._items) == self.model.items
+
+
+class RandomReplacementMachine(RuleBasedStateMachine):
+    """RR: bounded, keeps what it holds unchanged, evicts exactly one item when full."""
+
+    added = Bundle("added")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cache: RR
+        self.values: dict[str, int] = {}
+
+    @initialize(size=st.integers(0, 5), seed=st.integers(0, 2**32))
+    def setup(self, size: int, seed: int) -> None:
+        self.cache = RR(size, rng=random.Random(seed))
+
+    @rule(target=added, item_id=_IDS, item=st.integers())
+    def add(self, item_id: str, item: int) -> str:
+        before = set(self.cache._items)
+        self.cache.add(item_id, item)
+        after = set(self.cache._items)
+        if self.cache.max_cache_size == 0:
+            assert after == set()
+        elif item_id in before:
+            assert after == before
+        else:
+            self.values[item_id] = item
+            assert item_id in after
+            assert len(before - after) == (1 if len(before) == self.cache.max_cache_size else 0)
+            assert after - before == {item_id}
+        return item_id
+
+    @precondition(lambda self: hasattr(self, "cache"))
+    @rule(item_id=added)
+    def get(self, item_id: str) -> None:
+        if item_id in self.cache:
+            assert self.cache.get(item_id) == self.values[item_id]
+        else:
+            with pytest.raises(CacheMissError):
+                self.cache.get(item_id)
+
+    @invariant()
+    def bounded_and_consistent(self) -> None:
+        if hasattr(self, "cache"):
+            assert len(self.cache) <= self.cache.max_cache_size
+            assert sorted(self.cache._keys) == sorted(self.cache._items)
+            assert all(self.cache._keys[i] == k for k, i in self.cache._index.items())
+
+
+TestDeterministicPolicies = DeterministicPolicyMachine.TestCase
+TestDeterministicPolicies.settings = settings(max_examples=150, stateful_step_count=40)
+TestRandomReplacement = RandomReplacementMachine.TestCase
+TestRandomReplacement.settings = settings(max_examples=100, stateful_step_count=40)
+
+
+# --------------------------------------------------------------------------- threads
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_concurrent_adds_and_gets_keep_the_cache_consistent(name: str) -> None:
+    size = 32
+    cache = POLICIES[name](size)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def worker(offset: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(2000):
+                item_id = f"{(i * 7 + offset) % 100}"
+                cache.add(item_id, int(item_id))
+                # a miss is allowed: another thread may have evicted it in between
+                with contextlib.suppress(CacheMissError):
+                    assert cache.get(item_id) == int(item_id)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(cache) == size
+    assert all(cache.get(k) == int(k) for k in list(cache._items))
+
+
+# --------------------------------------------------------------------------- build_cache
+
+
+def _system() -> System:
+    return System.from_dict({"tasks": [{"name": "T", "import": "x"}], "flows": {}})
+
+
+def test_build_cache_default_spec_is_an_empty_lru() -> None:
+    cache = build_cache(CacheSpec(), _system())
+    assert isinstance(cache, LRU)
+    assert cache.max_cache_size == 0
+
+
+@pytest.mark.parametrize("name", ["FIFO", "LIFO", "LRU", "MRU", "RR"])
+def test_build_cache_resolves_selinon_path(name: str) -> None:
+    spec = CacheSpec.model_validate(
+        {"name": name, "import": "selinon.caches", "configuration": {"max_cache_size": 3}}
+    )
+    cache = build_cache(spec, _system())
+    assert type(cache).__name__ == name
+    cache.add("a", 1)
+    assert cache.get("a") == 1
+
+
+def test_build_cache_accepts_a_user_class() -> None:
+    spec = CacheSpec.model_validate(
+        {"name": "LRU", "import": "selinon_backends.caches", "configuration": {}}
+    )
+    assert isinstance(build_cache(spec, _system()), LRU)
+
+
+def test_build_cache_bad_configuration_is_a_spec_error() -> None:
+    spec = CacheSpec.model_validate({"name": "LRU", "configuration": {"max_size": 3}})
+    with pytest.raises(SpecError, match="rejected its configuration"):
+        build_cache(spec, _system())
+
+
+def test_build_cache_unknown_class_is_a_spec_error() -> None:
+    with pytest.raises(SpecError, match="no attribute 'Nope'"):
+        build_cache(CacheSpec(name="Nope"), _system())
+
+
+def test_build_cache_rejects_objects_without_add_and_get() -> None:
+    spec = CacheSpec.model_validate({"name": "OrderedDict", "import": "collections"})
+    with pytest.raises(SpecError, match="add"):
+        build_cache(spec.model_copy(update={"configuration": {}}), _system())
+
+
+# --------------------------------------------------------------------------- Redis
+
+
+def _redis_available() -> str | None:
+    import redis
+
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return str(exc)
+    finally:
+        client.close()
+    return None
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    problem = _redis_available()
+    if problem is not None:
+        message = f"Redis at {REDIS_HOST}:{REDIS_PORT} is unreachable: {problem}"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message)
+        pytest.skip(message)
+    import redis
+
+    prefix = f"test:selinon:cache:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT)
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.mark.service
+def test_redis_cache_round_trip(redis_prefix: str) -> None:
+    import redis
+
+    cache = RedisCache(host=REDIS_HOST, port=REDIS_PORT, prefix=redis_prefix)
+    result = {"unicode": "žluťoučký kůň 🐎", "n": [1, 2.5, None, True]}
+    cache.add("task-1", result, task_name="T", flow_name="f")
+    assert cache.get("task-1", task_name="T", flow_name="f") == result
+    with pytest.raises(CacheMissError):
+        cache.get("task-2")
+    raw = redis.Redis(host=REDIS_HOST, port=REDIS_PORT).get(f"{redis_prefix}task-1")
+    assert raw is not None
+    assert cache.key("task-1") == f"{redis_prefix}task-1"
+    cache.close()
+
+
+@pytest.mark.service
+def test_redis_cache_add_existing_is_noop_and_ttl_expires(redis_prefix: str) -> None:
+    import redis
+
+    cache = RedisCache(host=REDIS_HOST, port=REDIS_PORT, prefix=redis_prefix, ttl=0.3)
+    cache.add("x", 1)
+    cache.add("x", 2)
+    assert cache.get("x") == 1
+    ttl_ms = redis.Redis(host=REDIS_HOST, port=REDIS_PORT).pttl(f"{redis_prefix}x")
+    assert 0 < ttl_ms <= 300
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            cache.get("x")
+        except CacheMissError:
+            break
+        time.sleep(0.05)
+    else:  # pragma: no cover - only on failure
+        pytest.fail("item did not expire")
+    cache.close()
+
+
+@pytest.mark.service
+def test_redis_cache_is_shared_between_instances(redis_prefix: str) -> None:
+    writer = RedisCache(host=REDIS_HOST, port=REDIS_PORT, prefix=redis_prefix)
+    reader = RedisCache(
+        url=f"redis://{REDIS_HOST}:{REDIS_PORT}/0", prefix=redis_prefix, max_cache_size=0
+    )
+    writer.add("shared", {"a": 1})
+    assert reader.get("shared") == {"a": 1}
+    writer.close()
+    reader.close()
+
+
+@pytest.mark.service
+def test_redis_cache_concurrent_threads(redis_prefix: str) -> None:
+    cache = RedisCache(host=REDIS_HOST, port=REDIS_PORT, prefix=redis_prefix, max_connections=4)
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(50):
+                cache.add(f"{n}-{i}", [n, i])
+                assert cache.get(f"{n}-{i}") == [n, i]
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    cache.close()
+
+
+@pytest.mark.service
+def test_redis_cache_rejects_non_json_and_reports_garbage(redis_prefix: str) -> None:
+    import redis
+
+    cache = RedisCache(host=REDIS_HOST, port=REDIS_PORT, prefix=redis_prefix)
+    with pytest.raises(TypeError):
+        cache.add("bad", object())
+    redis.Redis(host=REDIS_HOST, port=REDIS_PORT).set(f"{redis_prefix}garbage", b"not json{")
+    with pytest.raises(BackendError, match="holds no JSON"):
+        cache.get("garbage")
+    cache.close()
+
+
+@pytest.mark.service
+def test_redis_cache_from_yaml_spec(redis_prefix: str) -> None:
+    spec = CacheSpec.model_validate(
+        {
+            "name": "RedisCache",
+            "import": "selinon.caches",
+            "configuration": {
+                "host": REDIS_HOST,
+                "port": REDIS_PORT,
+                "db": 0,
+                "password": None,
+                "charset": "utf-8",
+                "prefix": redis_prefix,
+                "ttl": 60,
+            },
+        }
+    )
+    cache = build_cache(spec, _system())
+    assert isinstance(cache, RedisCache)
+    cache.add("k", "v")
+    assert cache.get("k") == "v"
+    cache.close()
+
+
+def test_redis_cache_unreachable_server_is_transient() -> None:
+    # port 1 on loopback: nothing listens there, the connection is refused at once
+    cache = RedisCache(host="127.0.0.1", port=1, socket_timeout=1)
+    with pytest.raises(TransientBackendError):
+        cache.get("x")
+    with pytest.raises(TransientBackendError):
+        cache.add("x", 1)
+    cache.close()
+
+
+def test_redis_cache_rejects_non_positive_ttl() -> None:
+    with pytest.raises(ValueError, match="ttl"):
+        RedisCache(ttl=0)
