@@ -1,0 +1,224 @@
+"""Redis storage (redis-py, one connection pool per instance).
+
+Key layout (``key_prefix`` defaults to ``selinon``)::
+
+    <key_prefix>:result:<task_id>   JSON text of the task's result
+    <key_prefix>:error:<task_id>    JSON object {"flow_name", "task_name", "node_args", "error"}
+
+Task ids are unique across flows, so flow and task names are not part of the key.  With
+``ttl`` set, both keys expire that many seconds after they are written.
+
+YAML (Selinon's keys are all accepted; the last four are ours)::
+
+    storages:
+      - name: Results
+        import: selinon.storages.redis
+        classname: Redis
+        configuration:
+          host: '{REDIS_HOST}'
+          port: 6379
+          db: 0
+          password: null
+          socket_timeout: 5
+          charset: utf-8
+          errors: strict
+          unix_socket_path: null
+          key_prefix: selinon
+          ttl: 86400
+          max_connections: 32
+          client_name: selinon-storage
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+from selinon_core.datastorage import DataStorage, ExcInfo
+from selinon_core.errors import TransientBackendError
+
+from ._errors import import_client, map_backend_errors
+from ._records import dumps, error_record, loads, missing
+
+if TYPE_CHECKING:
+    import redis as redis_lib
+
+__all__ = ["Redis"]
+
+
+class Redis(DataStorage):
+    """Results as JSON strings in Redis; thread-safe (redis-py's pool).
+
+    Args:
+        host: server host name.
+        port: server port.
+        db: database number.
+        password: password (``AUTH``), or ``None``.
+        socket_timeout: seconds to wait for a reply before the call fails as transient.
+        charset: text encoding of stored values.
+        errors: how encoding errors are handled (``"strict"``, ``"replace"``...).
+        unix_socket_path: connect through this Unix socket instead of TCP.
+        key_prefix: prefix of every key written (see the module docstring).
+        ttl: expire keys after this many seconds; ``None`` keeps them forever.
+        max_connections: size limit of the connection pool (``None``: unbounded).
+        client_name: ``CLIENT SETNAME`` of each connection (shows in ``CLIENT LIST``).
+        socket_connect_timeout: seconds to wait for a TCP connection.
+    """
+
+    thread_safe = True
+
+    def __init__(
+        self,
+        host: str = "localhost",
+        *,
+        port: int | str = 6379,
+        db: int | str = 0,
+        password: str | None = None,
+        socket_timeout: float | str | None = None,
+        charset: str = "utf-8",
+        errors: str = "strict",
+        unix_socket_path: str | None = None,
+        key_prefix: str = "selinon",
+        ttl: float | str | None = None,
+        max_connections: int | str | None = None,
+        client_name: str | None = "selinon-storage",
+        socket_connect_timeout: float | str | None = 5.0,
+    ) -> None:
+        self.host = host
+        self.port = int(port)
+        self.db = int(db)
+        self.password = password or None
+        self.socket_timeout = _opt_float(socket_timeout)
+        self.charset = charset
+        self.errors = errors
+        self.unix_socket_path = unix_socket_path
+        self.key_prefix = key_prefix
+        ttl_value = _opt_float(ttl)
+        self.ttl = int(ttl_value * 1000) if ttl_value else None  # milliseconds, PX
+        self.max_connections = int(max_connections) if max_connections is not None else None
+        self.client_name = client_name
+        self.socket_connect_timeout = _opt_float(socket_connect_timeout)
+        self._client: redis_lib.Redis[bytes] | None = None
+        self._redis: Any = None
+
+    def connect(self) -> None:
+        """Create the client and its pool, and check the server answers (``PING``)."""
+        redis_mod = import_client("redis", "redis")
+        self._redis = redis_mod
+        client = redis_mod.Redis(
+            host=self.host,
+            port=self.port,
+            db=self.db,
+            password=self.password,
+            socket_timeout=self.socket_timeout,
+            socket_connect_timeout=self.socket_connect_timeout,
+            unix_socket_path=self.unix_socket_path,
+            max_connections=self.max_connections,
+            client_name=self.client_name,
+            encoding=self.charset,
+            encoding_errors=self.errors,
+            decode_responses=False,
+        )
+        with self._errors_mapped():
+            client.ping()
+        self._client = client
+
+    def is_connected(self) -> bool:
+        """Whether :meth:`connect` succeeded (and :meth:`disconnect` was not called)."""
+        return self._client is not None
+
+    def disconnect(self) -> None:
+        """Close every pooled connection."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+            client.connection_pool.disconnect()
+
+    def result_key(self, task_id: str) -> str:
+        """The key holding the result of ``task_id``."""
+        return f"{self.key_prefix}:result:{task_id}"
+
+    def error_key(self, task_id: str) -> str:
+        """The key holding the error record of ``task_id``."""
+        return f"{self.key_prefix}:error:{task_id}"
+
+    def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
+        """The result stored for ``task_id`` (``ResultMissing`` if none)."""
+        with self._errors_mapped():
+            raw = self._conn().get(self.result_key(task_id))
+        if raw is None:
+            raise missing(f"Redis storage {self._where()}", flow_name, task_name, task_id)
+        return loads(raw.decode(self.charset, self.errors))
+
+    def store(
+        self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any
+    ) -> str:
+        """``SET`` the result (overwriting, with the TTL if any); returns the key."""
+        key = self.result_key(task_id)
+        data = dumps(result).encode(self.charset, self.errors)
+        with self._errors_mapped():
+            self._conn().set(key, data, px=self.ttl)
+        return key
+
+    def store_error(
+        self,
+        node_args: Any,
+        flow_name: str,
+        task_name: str,
+        task_id: str,
+        exc_info: ExcInfo,
+    ) -> str:
+        """``SET`` a description of the failure under the error key; returns the key."""
+        key = self.error_key(task_id)
+        record = {"flow_name": flow_name, "task_name": task_name, "node_args": node_args}
+        record["error"] = error_record(exc_info)
+        with self._errors_mapped():
+            self._conn().set(key, dumps(record).encode(self.charset, self.errors), px=self.ttl)
+        return key
+
+    def retrieve_error(self, flow_name: str, task_name: str, task_id: str) -> dict[str, Any]:
+        """The error record kept by :meth:`store_error` (``ResultMissing`` if none)."""
+        with self._errors_mapped():
+            raw = self._conn().get(self.error_key(task_id))
+        if raw is None:
+            raise missing(f"Redis storage {self._where()} (errors)", flow_name, task_name, task_id)
+        return dict(loads(raw.decode(self.charset, self.errors))["error"])
+
+    def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
+        """``DEL`` the result and error keys of ``task_id``; a no-op if there are none."""
+        with self._errors_mapped():
+            self._conn().delete(self.result_key(task_id), self.error_key(task_id))
+
+    @property
+    def client(self) -> redis_lib.Redis[bytes]:
+        """The underlying redis-py client (connected)."""
+        return self._conn()
+
+    def _conn(self) -> redis_lib.Redis[bytes]:
+        if self._client is None:
+            raise TransientBackendError("Redis storage is not connected; call connect() first")
+        return self._client
+
+    def _where(self) -> str:
+        place = self.unix_socket_path or f"{self.host}:{self.port}"
+        return f"{place}/{self.db}"
+
+    def _errors_mapped(self) -> AbstractContextManager[None]:
+        redis_mod = self._redis
+        if redis_mod is None:
+            return map_backend_errors(transient=())
+        return map_backend_errors(
+            transient=(
+                redis_mod.ConnectionError,
+                redis_mod.TimeoutError,
+                redis_mod.exceptions.BusyLoadingError,
+            ),
+            other=(redis_mod.RedisError,),
+            what=f"Redis storage {self._where()}",
+        )
+
+
+def _opt_float(value: float | str | None) -> float | None:
+    if value is None or value == "":
+        return None
+    return float(value)
