@@ -112,14 +112,8 @@ Key: TypeAlias = Hashable | Sequence[Hashable]
 """One key, or a list (or tuple) of keys for a nested lookup."""
 
 
-class _Missing:
-    """The marker for a lookup that found nothing."""
-
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-_MISSING: Final = _Missing()
+_MISSING: Final = object()
+"""The marker for a lookup that found nothing."""
 
 
 def _lookup(container: Any, key: Key) -> Any:
