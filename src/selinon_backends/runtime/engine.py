@@ -24,9 +24,10 @@ from typing import Any
 from selinon_backends.runtime.clock import Clock, RealClock
 from selinon_backends.runtime.environment import RuntimeEnvironment
 from selinon_backends.runtime.report import FlowRun, NodeRun
-from selinon_backends.runtime.results import ResultStore, RuntimeResults
+from selinon_backends.runtime.results import ResultStore
 from selinon_backends.runtime.slots import SlotStore
 from selinon_backends.runtime.worker import Outcome, Worker
+from selinon_backends.storage.pool import StoragePool
 from selinon_core.actions import (
     Action,
     FinishFlow,
@@ -88,10 +89,12 @@ class Engine:
         self.system = system
         self.concurrency = concurrency
         self.clock: Clock = clock if clock is not None else RealClock()
-        self.results: ResultStore = (
-            storage_pool if storage_pool is not None else RuntimeResults(system)
-        )
         self.tracer = tracer
+        self.results: ResultStore = (
+            storage_pool
+            if storage_pool is not None
+            else StoragePool(system, trace=tracer, clock=self.clock.now)
+        )
         self.observer = observer
         self.slots = SlotStore()
         self.environment = RuntimeEnvironment(self.results, system)

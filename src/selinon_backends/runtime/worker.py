@@ -154,15 +154,9 @@ class Worker:
 
     def _store(self, spec: TaskSpec, action: RunTask, result: Any, trace: list[TraceEvent]) -> None:
         if spec.stores_results:
-            self._trace(trace, TraceName.STORAGE_STORE, action, storage=spec.storage)
             self._results.store(
-                flow_name=action.flow_name,
-                task_name=action.task_name,
-                task_id=action.task_id,
-                node_args=action.node_args,
-                result=result,
+                action.node_args, action.flow_name, action.task_name, action.task_id, result
             )
-            self._trace(trace, TraceName.STORAGE_STORED, action, storage=spec.storage)
         elif result is not None:
             self._trace(trace, TraceName.TASK_DISCARD_RESULT, action)
 
@@ -183,24 +177,17 @@ class Worker:
             return Outcome("retry", countdown=countdown, error=exc, trace=trace)
         self._trace(trace, TraceName.TASK_FAILURE, action, what=what, retried_count=attempt)
         if spec.storage is not None:
-            self._store_error(action, exc, trace)
+            self._store_error(action, exc)
         return Outcome("failed", error=exc, trace=trace)
 
-    def _store_error(self, action: RunTask, exc: Exception, trace: list[TraceEvent]) -> None:
-        try:
-            self._results.store_error(
-                flow_name=action.flow_name,
-                task_name=action.task_name,
-                task_id=action.task_id,
-                node_args=action.node_args,
-                exc_info=(type(exc), exc, exc.__traceback__),
-            )
-        except NotImplementedError:
-            self._trace(trace, TraceName.STORAGE_OMIT_STORE_ERROR, action)
-        except Exception as store_exc:
-            self._trace(trace, TraceName.STORAGE_ISSUE, action, what=repr(store_exc))
-        else:
-            self._trace(trace, TraceName.STORAGE_STORE_ERROR, action)
+    def _store_error(self, action: RunTask, exc: Exception) -> None:
+        self._results.store_error(
+            action.node_args,
+            action.flow_name,
+            action.task_name,
+            action.task_id,
+            (type(exc), exc, exc.__traceback__),
+        )
 
     def _trace(
         self, trace: list[TraceEvent], name: TraceName, action: RunTask, **extra: Any
