@@ -20,8 +20,10 @@ from selinon_core.graph import (
 )
 from selinon_core.spec import SystemSpec
 
+Flows = dict[str, list[dict[str, Any]]]
 
-def make_spec(flows: dict[str, list[dict[str, Any]]], **extra: dict[str, Any]) -> SystemSpec:
+
+def make_spec(flows: Flows, **extra: dict[str, Any]) -> SystemSpec:
     """A system whose tasks are every capitalised node name used in ``flows``."""
     tasks: set[str] = set()
     for edges in flows.values():
@@ -41,7 +43,7 @@ def make_spec(flows: dict[str, list[dict[str, Any]]], **extra: dict[str, Any]) -
     )
 
 
-CYCLIC = {
+CYCLIC: Flows = {
     "f1": [
         {"from": None, "to": "T1"},
         {"from": "T1", "to": ["T2", "T3"]},
@@ -114,11 +116,9 @@ NEIGHBOURHOOD = {
 
 @pytest.mark.parametrize(("node", "expected"), NEIGHBOURHOOD.items())
 def test_neighbourhood(cyclic: FlowGraph, node: str, expected: tuple[set[str], ...]) -> None:
-    found = (
-        cyclic.predecessors(node),
-        cyclic.successors(node),
-        cyclic.ancestors(node),
-        cyclic.descendants(node),
+    found = tuple(
+        set(query(node))
+        for query in (cyclic.predecessors, cyclic.successors, cyclic.ancestors, cyclic.descendants)
     )
     assert found == expected
 
@@ -209,7 +209,7 @@ def test_from_spec_unknown_flow() -> None:
 
 # ---------------------------------------------------------------------- system level
 
-NESTED = {
+NESTED: Flows = {
     "top": [
         {"from": None, "to": "A"},
         {"from": "A", "to": "middle"},
