@@ -128,10 +128,14 @@ def predicate_parameters(fn: Callable[..., Any]) -> PredicateParams:
     """Inspect ``fn``'s signature to learn which parameters are injected and which are args.
 
     Raises:
-        SpecError: the signature cannot be inspected, or it has a positional-only parameter
-            without a default (predicates are always called with keywords).
+        SpecError: the predicate is marked unsupported (an ``unsupported_reason`` string
+            attribute, as on ``httpStatus``), its signature cannot be inspected, or it has a
+            positional-only parameter without a default (predicates are called with keywords).
     """
     name = getattr(fn, "__name__", repr(fn))
+    unsupported = getattr(fn, "unsupported_reason", None)
+    if isinstance(unsupported, str):
+        raise SpecError(f"predicate {name!r} is not supported: {unsupported}")
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError) as exc:
@@ -337,10 +341,6 @@ def _resolve(
         return None
     if not callable(fn):
         problems.append(Problem(f"predicate {name!r} is not callable"))
-        return None
-    unsupported = getattr(fn, "unsupported_reason", None)
-    if isinstance(unsupported, str):
-        problems.append(Problem(f"predicate {name!r} is not supported: {unsupported}"))
         return None
     return fn
 

@@ -242,6 +242,8 @@ def test_http_status_is_rejected_at_compile_time(lookup: Any) -> None:
     leaf = {"name": "httpStatus", "args": {"host": "h", "path": "/", "status": 200}}
     with pytest.raises(SpecError, match="'httpStatus' is not supported: the core does no net"):
         compile_condition(cond(leaf), lookup, default_node=None)
+    with pytest.raises(SpecError, match="'httpStatus' is not supported"):
+        predicate_parameters(lookup("httpStatus"))
 
 
 def test_missing_and_unexpected_args(lookup: Any) -> None:

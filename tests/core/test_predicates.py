@@ -226,7 +226,7 @@ def test_selinon_parameter_names_are_kept() -> None:
     assert list(inspect.signature(p.httpStatus).parameters) == ["host", "path", "status"]
 
 
-@pytest.mark.parametrize("name", p.__all__)
+@pytest.mark.parametrize("name", sorted(set(p.__all__) - {"httpStatus"}))
 def test_every_predicate_has_consistent_injected_parameters(name: str) -> None:
     params = predicate_parameters(getattr(p, name))
     assert not (params.uses_message and params.uses_node_args)
