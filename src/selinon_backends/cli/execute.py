@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from selinon_core.loader import load_system
 
 from selinon_backends.cli.app import (
     EXIT_INVALID,
@@ -27,7 +26,9 @@ from selinon_backends.cli.app import (
 )
 from selinon_backends.runtime import Engine, FlowRun, RealClock, VirtualClock
 from selinon_backends.runtime.progress import Progress
+from selinon_backends.tracing import build_tracer
 from selinon_core.errors import DispatchError, RequestError
+from selinon_core.loader import load_system
 from selinon_core.system import System
 
 __all__ = ["EXIT_FAILED", "execute", "parse_node_args", "register"]
@@ -90,14 +91,22 @@ def _selective_names(
     return found
 
 
-def _tracer(system: System) -> Any:
-    try:
-        from selinon_backends.tracing import build_tracer  # noqa: PLC0415 - optional part
-    except ImportError:
-        return None
-    if not system.spec.global_.trace:
-        return None
-    return build_tracer(system)
+def _engine(system: System, concurrency: int, fast_forward: bool) -> Engine:
+    """The engine, with the tracer ``global.trace`` asks for (its storage sink uses the pool)."""
+    engine: Engine | None = None
+
+    def lookup(storage_name: str) -> Any:
+        assert engine is not None
+        return engine.results.get_connected_storage(storage_name)
+
+    tracer = build_tracer(system, storage_lookup=lookup) if system.spec.global_.trace else None
+    engine = Engine(
+        system,
+        concurrency=concurrency,
+        clock=VirtualClock(RealClock().now()) if fast_forward else RealClock(),
+        tracer=tracer,
+    )
+    return engine
 
 
 def _write_report(run: FlowRun, path: str) -> None:
@@ -199,12 +208,7 @@ def execute(  # noqa: PLR0917 - one parameter per command-line option
         if not system.spec.is_flow(flow_name):
             known = ", ".join(sorted(system.spec.flows)) or "none"
             raise _fail(f"unknown flow {flow_name!r} (flows: {known})")
-        engine = Engine(
-            system,
-            concurrency=concurrency,
-            clock=VirtualClock(RealClock().now()) if fast_forward else RealClock(),
-            tracer=_tracer(system),
-        )
+        engine = _engine(system, concurrency, fast_forward)
     run_it = _runner(
         engine, flow_name, args, selective, selective_follow_subflows, selective_run_subsequent
     )

@@ -36,6 +36,7 @@ from selinon_core.actions import (
     ScheduleWakeup,
     StartSubflow,
 )
+from selinon_core.dispatcher import Dispatcher, Step
 from selinon_core.errors import TransientBackendError, UnknownFlowError
 from selinon_core.events import (
     ErrorSummary,
@@ -48,6 +49,7 @@ from selinon_core.events import (
     TimerDue,
 )
 from selinon_core.selective import SelectivePlan, plan_selective_run
+from selinon_core.state import FlowState
 from selinon_core.system import System
 from selinon_core.trace import TraceEvent, TraceName
 
@@ -82,8 +84,6 @@ class Engine:
         tracer: Tracer | None = None,
         observer: Observer | None = None,
     ) -> None:
-        from selinon_core.dispatcher import Dispatcher  # noqa: PLC0415 - built concurrently
-
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.system = system
@@ -158,7 +158,7 @@ class Engine:
         run.flow_run.status = "succeeded" if status == "succeeded" else "failed"
         return run.flow_run
 
-    def dispatcher_step(self, state: Any, event: Event) -> Any:
+    def dispatcher_step(self, state: FlowState | None, event: Event) -> Step:
         """One ``Dispatcher.step`` with this engine's results port."""
         return self._dispatcher.step(state, event, self.results)
 
@@ -172,7 +172,7 @@ class _Run:
         self.clock = engine.clock
         self.tracer = engine.tracer
         self.observer = engine.observer
-        self.states: dict[str, Any] = {}
+        self.states: dict[str, FlowState] = {}
         self.events: deque[Event] = deque()
         self.ready: deque[RunTask] = deque()
         self.timers: list[tuple[float, int, Event | RunTask]] = []
