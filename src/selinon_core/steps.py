@@ -1,0 +1,249 @@
+"""The scratch space of one dispatcher step.
+
+A :class:`StepTx` starts from a :class:`~selinon_core.state.FlowState`, collects the changes, the
+actions and the trace events of one step, and finally builds the new state with
+:meth:`StepTx.commit`.  The input state is never mutated: every field is a persistent value that
+the transaction replaces, so an exception (a transient storage error) simply discards the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from selinon_core.actions import Action, RunTask, StartSubflow
+from selinon_core.events import FlowSummary
+from selinon_core.pmap import Cons, PMap
+from selinon_core.ports import ResultsPort
+from selinon_core.selective import SelectivePlan
+from selinon_core.state import FlowState, FlowStatus, node_id, summarize
+from selinon_core.system import System
+from selinon_core.tables import FlowTable
+from selinon_core.trace import TraceEvent, TraceName
+
+__all__ = ["StepTx"]
+
+
+class StepTx:
+    """Changes, actions and trace events of one step over one flow state.
+
+    Attributes mirror the mutable parts of :class:`FlowState`; ``fail_now`` is set when the
+    flow must fail at the end of the step (eager failure, foreach error).
+    """
+
+    __slots__ = (
+        "actions",
+        "active",
+        "args_pending",
+        "at",
+        "base",
+        "done",
+        "fail_now",
+        "failed",
+        "node_args",
+        "pending",
+        "results",
+        "retried_count",
+        "selective",
+        "seq",
+        "status",
+        "system",
+        "table",
+        "timer_id",
+        "trace",
+        "triggered",
+    )
+
+    def __init__(
+        self, system: System, table: FlowTable, state: FlowState, at: float, results: ResultsPort
+    ) -> None:
+        self.system = system
+        self.table = table
+        self.base = state
+        self.at = at
+        self.results = results
+        self.active: PMap[str, str] = state.active
+        self.done: PMap[str, Cons] = state.done
+        self.failed: PMap[str, tuple[str, ...]] = state.failed
+        self.seq = state.seq
+        self.triggered = state.triggered
+        self.node_args: Any = state.node_args
+        self.args_pending = state.args_pending
+        self.status: FlowStatus = state.status
+        self.retried_count = state.retried_count
+        self.timer_id = state.timer_id
+        self.selective: SelectivePlan | None = state.selective
+        self.fail_now = False
+        self.pending: list[tuple[str, str, FlowSummary | None]] = []
+        self.actions: list[Action] = []
+        self.trace: list[TraceEvent] = []
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    @property
+    def flow_id(self) -> str:
+        """The flow instance id."""
+        return self.base.flow_id
+
+    @property
+    def flow_name(self) -> str:
+        """The flow name."""
+        return self.base.flow_name
+
+    def emit(self, name: TraceName, **details: Any) -> None:
+        """Record a trace event (``flow_name`` and ``dispatcher_id`` are added)."""
+        details["flow_name"] = self.base.flow_name
+        details["dispatcher_id"] = self.base.flow_id
+        self.trace.append(TraceEvent(name, self.at, details))
+
+    def selective_flag(self) -> Any:
+        """The selective plan as trace details show it (``False`` when not selective)."""
+        return False if self.selective is None else self.selective.to_dict()
+
+    def add_done(self, name: str, nid: str, summary: FlowSummary | None) -> None:
+        """Append a finished instance of ``name``."""
+        self.done = self.done.set(name, ((nid, summary), self.done.get(name)))
+
+    def add_failed(self, name: str, nid: str) -> None:
+        """Record a failed instance of ``name`` awaiting a fallback."""
+        self.failed = self.failed.set(name, (*self.failed.get(name, ()), nid))
+
+    def summary(self, *, ok: bool) -> FlowSummary:
+        """The flow's summary as of now."""
+        return summarize(self.base.flow_name, self.base.flow_id, ok, self.done, self.failed)
+
+    def commit(self) -> FlowState:
+        """The new flow state (version + 1)."""
+        base = self.base
+        return FlowState(
+            flow_id=base.flow_id,
+            flow_name=base.flow_name,
+            version=base.version + 1,
+            status=self.status,
+            parent_flow_id=base.parent_flow_id,
+            node_args=self.node_args,
+            initial_node_args=base.initial_node_args,
+            parent=base.parent,
+            selective=self.selective,
+            retried_count=self.retried_count,
+            seq=self.seq,
+            active=self.active,
+            done=self.done,
+            failed=self.failed,
+            triggered=self.triggered,
+            args_pending=self.args_pending,
+            timer_id=self.timer_id,
+        )
+
+    # ------------------------------------------------------------------ starting nodes
+
+    def start_node(
+        self,
+        name: str,
+        parent: Mapping[str, Any],
+        *,
+        item: Any = None,
+        propagate_item: bool = False,
+        plan: SelectivePlan | None = None,
+        why: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Start node ``name``: emit its action and trace event, track it unless nowait.
+
+        Args:
+            name: the task or sub-flow name.
+            parent: the parent mapping of the firing combination.
+            item: the foreach item (for ``propagate_result``).
+            propagate_item: hand ``item`` to a sub-flow as its ``node_args``.
+            plan: the selective plan of a YAML ``selective:`` edge, for a sub-flow.
+            why: extra trace details (condition_str, foreach_str).
+
+        Returns:
+            The new node id.
+        """
+        info = self.table.nodes[name]
+        nid = node_id(self.base.flow_id, self.seq)
+        self.seq += 1
+        details = dict(why or {})
+        if info.is_flow:
+            self._start_subflow(
+                name=name,
+                nid=nid,
+                parent=parent,
+                item=item,
+                propagate_item=propagate_item,
+                plan=plan,
+                details=details,
+            )
+        else:
+            self.actions.append(
+                RunTask(
+                    flow_id=self.base.flow_id,
+                    flow_name=self.base.flow_name,
+                    task_name=name,
+                    task_id=nid,
+                    node_args=self.node_args,
+                    parent=dict(parent),
+                    queue=info.queue,
+                    throttle_s=info.throttle_s,
+                    nowait=info.nowait,
+                    selective=self.selective,
+                )
+            )
+            self.emit(
+                TraceName.TASK_SCHEDULE,
+                task_name=name,
+                task_id=nid,
+                parent=dict(parent),
+                node_args=self.node_args,
+                queue=info.queue,
+                countdown=info.throttle_s,
+                selective=self.selective_flag(),
+                **details,
+            )
+        if not info.nowait:
+            self.active = self.active.set(nid, name)
+        return nid
+
+    def _start_subflow(
+        self,
+        *,
+        name: str,
+        nid: str,
+        parent: Mapping[str, Any],
+        item: Any,
+        propagate_item: bool,
+        plan: SelectivePlan | None,
+        details: dict[str, Any],
+    ) -> None:
+        spec = self.table.spec
+        info = self.table.nodes[name]
+        if propagate_item:
+            args = item
+        else:
+            args = self.node_args if spec.covers("propagate_node_args", name) else None
+        child_parent = dict(parent) if spec.covers("propagate_parent", name) else None
+        child_plan = plan if plan is not None else self.selective
+        self.actions.append(
+            StartSubflow(
+                flow_id=self.base.flow_id,
+                flow_name=name,
+                child_flow_id=nid,
+                node_args=args,
+                parent=child_parent,
+                queue=info.queue,
+                selective=child_plan,
+                throttle_s=info.throttle_s,
+                nowait=info.nowait,
+            )
+        )
+        self.emit(
+            TraceName.SUBFLOW_SCHEDULE,
+            child_flow_name=name,
+            child_dispatcher_id=nid,
+            node_args=args,
+            queue=info.queue,
+            countdown=info.throttle_s,
+            child_selective=False if child_plan is None else child_plan.to_dict(),
+            selective=self.selective_flag(),
+            **details,
+        )
