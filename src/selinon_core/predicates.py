@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import operator
 import os
-from collections.abc import Callable, Hashable, Sequence
 from types import NoneType
-from typing import Any, Final, TypeAlias
-from urllib.parse import urlparse
+from typing import Any
+
+from selinon_core import _fieldpath as fp
 
 __all__ = [
     "alwaysFalse",
@@ -108,74 +108,6 @@ __all__ = [
     "isStr",
 ]
 
-Key: TypeAlias = Hashable | Sequence[Hashable]
-"""One key, or a list (or tuple) of keys for a nested lookup."""
-
-
-_MISSING: Final = object()
-"""The marker for a lookup that found nothing."""
-
-
-def _lookup(container: Any, key: Key) -> Any:
-    """``container[k1][k2]...`` for the keys in ``key``, or ``_MISSING`` if any step fails."""
-    path = key if isinstance(key, list | tuple) else (key,)
-    value = container
-    for part in path:
-        try:
-            value = value[part]
-        except Exception:
-            return _MISSING
-    return value
-
-
-def _compare(container: Any, key: Key, op: Callable[[Any, Any], Any], value: Any) -> bool:
-    found = _lookup(container, key)
-    if found is _MISSING:
-        return False
-    try:
-        return bool(op(found, value))
-    except Exception:
-        return False
-
-
-def _compare_len(container: Any, key: Key, op: Callable[[Any, Any], Any], length: int) -> bool:
-    found = _lookup(container, key)
-    if found is _MISSING:
-        return False
-    try:
-        return bool(op(len(found), length))
-    except Exception:
-        return False
-
-
-def _contains(container: Any, value: Any) -> bool:
-    return value in container
-
-
-def _field_is(container: Any, key: Key, kind: type) -> bool:
-    found = _lookup(container, key)
-    return found is not _MISSING and isinstance(found, kind)
-
-
-def _url_part(container: Any, key: Key, part: str, expected: str) -> bool:
-    found = _lookup(container, key)
-    if not isinstance(found, str):
-        return False
-    try:
-        return bool(getattr(urlparse(found), part) == expected)
-    except ValueError:
-        return False
-
-
-def _is_empty(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return len(value) == 0
-    except TypeError:
-        return False
-
-
 # --------------------------------------------------------------------------- constants
 
 
@@ -197,12 +129,12 @@ def empty(message: Any) -> bool:
 
     ``0``, ``False`` and other values without a length are not empty.
     """
-    return _is_empty(message)
+    return fp.is_empty(message)
 
 
 def argsEmpty(node_args: Any) -> bool:
     """True iff the flow arguments are empty: ``None``, or a container of length 0."""
-    return _is_empty(node_args)
+    return fp.is_empty(node_args)
 
 
 # --------------------------------------------------------------------------- environment
@@ -312,244 +244,244 @@ def argsIsStr(node_args: Any) -> bool:
 # --------------------------------------------------------------------------- result fields
 
 
-def fieldExist(message: Any, key: Key) -> bool:
+def fieldExist(message: Any, key: fp.Key) -> bool:
     """True iff the field at ``key`` exists in the result."""
-    return _lookup(message, key) is not _MISSING
+    return fp.lookup(message, key) is not fp.MISSING
 
 
-def fieldEqual(message: Any, key: Key, value: Any) -> bool:
+def fieldEqual(message: Any, key: fp.Key, value: Any) -> bool:
     """True iff the field at ``key`` of the result equals ``value``."""
-    return _compare(message, key, operator.eq, value)
+    return fp.compare(message, key, operator.eq, value)
 
 
-def fieldNotEqual(message: Any, key: Key, value: Any) -> bool:
+def fieldNotEqual(message: Any, key: fp.Key, value: Any) -> bool:
     """True iff the field at ``key`` of the result exists and differs from ``value``."""
-    return _compare(message, key, operator.ne, value)
+    return fp.compare(message, key, operator.ne, value)
 
 
-def fieldGreater(message: Any, key: Key, value: Any) -> bool:
+def fieldGreater(message: Any, key: fp.Key, value: Any) -> bool:
     """True iff the field at ``key`` of the result is ``> value``."""
-    return _compare(message, key, operator.gt, value)
+    return fp.compare(message, key, operator.gt, value)
 
 
-def fieldGreaterEqual(message: Any, key: Key, value: Any) -> bool:
+def fieldGreaterEqual(message: Any, key: fp.Key, value: Any) -> bool:
     """True iff the field at ``key`` of the result is ``>= value``."""
-    return _compare(message, key, operator.ge, value)
+    return fp.compare(message, key, operator.ge, value)
 
 
-def fieldLess(message: Any, key: Key, value: Any) -> bool:
+def fieldLess(message: Any, key: fp.Key, value: Any) -> bool:
     """True iff the field at ``key`` of the result is ``< value``."""
-    return _compare(message, key, operator.lt, value)
+    return fp.compare(message, key, operator.lt, value)
 
 
-def fieldLessEqual(message: Any, key: Key, value: Any) -> bool:
+def fieldLessEqual(message: Any, key: fp.Key, value: Any) -> bool:
     """True iff the field at ``key`` of the result is ``<= value``."""
-    return _compare(message, key, operator.le, value)
+    return fp.compare(message, key, operator.le, value)
 
 
-def fieldLenEqual(message: Any, key: Key, length: int) -> bool:
+def fieldLenEqual(message: Any, key: fp.Key, length: int) -> bool:
     """True iff the field at ``key`` of the result has exactly ``length`` items."""
-    return _compare_len(message, key, operator.eq, length)
+    return fp.compare_len(message, key, operator.eq, length)
 
 
-def fieldLenNotEqual(message: Any, key: Key, length: int) -> bool:
+def fieldLenNotEqual(message: Any, key: fp.Key, length: int) -> bool:
     """True iff the field at ``key`` of the result has a length other than ``length``."""
-    return _compare_len(message, key, operator.ne, length)
+    return fp.compare_len(message, key, operator.ne, length)
 
 
-def fieldLenGreater(message: Any, key: Key, length: int) -> bool:
+def fieldLenGreater(message: Any, key: fp.Key, length: int) -> bool:
     """True iff the field at ``key`` of the result has more than ``length`` items."""
-    return _compare_len(message, key, operator.gt, length)
+    return fp.compare_len(message, key, operator.gt, length)
 
 
-def fieldLenGreaterEqual(message: Any, key: Key, length: int) -> bool:
+def fieldLenGreaterEqual(message: Any, key: fp.Key, length: int) -> bool:
     """True iff the field at ``key`` of the result has at least ``length`` items."""
-    return _compare_len(message, key, operator.ge, length)
+    return fp.compare_len(message, key, operator.ge, length)
 
 
-def fieldLenLess(message: Any, key: Key, length: int) -> bool:
+def fieldLenLess(message: Any, key: fp.Key, length: int) -> bool:
     """True iff the field at ``key`` of the result has fewer than ``length`` items."""
-    return _compare_len(message, key, operator.lt, length)
+    return fp.compare_len(message, key, operator.lt, length)
 
 
-def fieldLenLessEqual(message: Any, key: Key, length: int) -> bool:
+def fieldLenLessEqual(message: Any, key: fp.Key, length: int) -> bool:
     """True iff the field at ``key`` of the result has at most ``length`` items."""
-    return _compare_len(message, key, operator.le, length)
+    return fp.compare_len(message, key, operator.le, length)
 
 
-def fieldBool(message: Any, key: Key) -> bool:
+def fieldBool(message: Any, key: fp.Key) -> bool:
     """True iff the field at ``key`` of the result is a ``bool``."""
-    return _field_is(message, key, bool)
+    return fp.field_is(message, key, bool)
 
 
-def fieldDict(message: Any, key: Key) -> bool:
+def fieldDict(message: Any, key: fp.Key) -> bool:
     """True iff the field at ``key`` of the result is a ``dict``."""
-    return _field_is(message, key, dict)
+    return fp.field_is(message, key, dict)
 
 
-def fieldFloat(message: Any, key: Key) -> bool:
+def fieldFloat(message: Any, key: fp.Key) -> bool:
     """True iff the field at ``key`` of the result is a ``float``."""
-    return _field_is(message, key, float)
+    return fp.field_is(message, key, float)
 
 
-def fieldInt(message: Any, key: Key) -> bool:
+def fieldInt(message: Any, key: fp.Key) -> bool:
     """True iff the field at ``key`` of the result is an ``int`` (or a ``bool``)."""
-    return _field_is(message, key, int)
+    return fp.field_is(message, key, int)
 
 
-def fieldList(message: Any, key: Key) -> bool:
+def fieldList(message: Any, key: fp.Key) -> bool:
     """True iff the field at ``key`` of the result is a ``list``."""
-    return _field_is(message, key, list)
+    return fp.field_is(message, key, list)
 
 
-def fieldStr(message: Any, key: Key) -> bool:
+def fieldStr(message: Any, key: fp.Key) -> bool:
     """True iff the field at ``key`` of the result is a ``str``."""
-    return _field_is(message, key, str)
+    return fp.field_is(message, key, str)
 
 
-def fieldNone(message: Any, key: Key) -> bool:
+def fieldNone(message: Any, key: fp.Key) -> bool:
     """True iff the field at ``key`` of the result exists and is ``None``."""
-    return _field_is(message, key, NoneType)
+    return fp.field_is(message, key, NoneType)
 
 
-def fieldContain(message: Any, key: Key, value: Any) -> bool:
+def fieldContain(message: Any, key: fp.Key, value: Any) -> bool:
     """True iff ``value in`` the field at ``key`` of the result."""
-    return _compare(message, key, _contains, value)
+    return fp.compare(message, key, fp.contains, value)
 
 
-def fieldUrlNetloc(message: Any, key: Key, netloc: str) -> bool:
+def fieldUrlNetloc(message: Any, key: fp.Key, netloc: str) -> bool:
     """True iff the field at ``key`` of the result is a URL with netloc ``netloc``."""
-    return _url_part(message, key, "netloc", netloc)
+    return fp.url_part(message, key, "netloc", netloc)
 
 
-def fieldUrlPath(message: Any, key: Key, path: str) -> bool:
+def fieldUrlPath(message: Any, key: fp.Key, path: str) -> bool:
     """True iff the field at ``key`` of the result is a URL whose path is ``path``."""
-    return _url_part(message, key, "path", path)
+    return fp.url_part(message, key, "path", path)
 
 
-def fieldUrlScheme(message: Any, key: Key, scheme: str) -> bool:
+def fieldUrlScheme(message: Any, key: fp.Key, scheme: str) -> bool:
     """True iff the field at ``key`` of the result is a URL whose scheme is ``scheme``."""
-    return _url_part(message, key, "scheme", scheme)
+    return fp.url_part(message, key, "scheme", scheme)
 
 
 # --------------------------------------------------------------------------- argument fields
 
 
-def argsFieldExist(node_args: Any, key: Key) -> bool:
+def argsFieldExist(node_args: Any, key: fp.Key) -> bool:
     """True iff the field at ``key`` exists in the flow arguments."""
-    return _lookup(node_args, key) is not _MISSING
+    return fp.lookup(node_args, key) is not fp.MISSING
 
 
-def argsFieldEqual(node_args: Any, key: Key, value: Any) -> bool:
+def argsFieldEqual(node_args: Any, key: fp.Key, value: Any) -> bool:
     """True iff the field at ``key`` of the flow arguments equals ``value``."""
-    return _compare(node_args, key, operator.eq, value)
+    return fp.compare(node_args, key, operator.eq, value)
 
 
-def argsFieldNotEqual(node_args: Any, key: Key, value: Any) -> bool:
+def argsFieldNotEqual(node_args: Any, key: fp.Key, value: Any) -> bool:
     """True iff the field at ``key`` of the flow arguments exists and differs from ``value``."""
-    return _compare(node_args, key, operator.ne, value)
+    return fp.compare(node_args, key, operator.ne, value)
 
 
-def argsFieldGreater(node_args: Any, key: Key, value: Any) -> bool:
+def argsFieldGreater(node_args: Any, key: fp.Key, value: Any) -> bool:
     """True iff the field at ``key`` of the flow arguments is ``> value``."""
-    return _compare(node_args, key, operator.gt, value)
+    return fp.compare(node_args, key, operator.gt, value)
 
 
-def argsFieldGreaterEqual(node_args: Any, key: Key, value: Any) -> bool:
+def argsFieldGreaterEqual(node_args: Any, key: fp.Key, value: Any) -> bool:
     """True iff the field at ``key`` of the flow arguments is ``>= value``."""
-    return _compare(node_args, key, operator.ge, value)
+    return fp.compare(node_args, key, operator.ge, value)
 
 
-def argsFieldLess(node_args: Any, key: Key, value: Any) -> bool:
+def argsFieldLess(node_args: Any, key: fp.Key, value: Any) -> bool:
     """True iff the field at ``key`` of the flow arguments is ``< value``."""
-    return _compare(node_args, key, operator.lt, value)
+    return fp.compare(node_args, key, operator.lt, value)
 
 
-def argsFieldLessEqual(node_args: Any, key: Key, value: Any) -> bool:
+def argsFieldLessEqual(node_args: Any, key: fp.Key, value: Any) -> bool:
     """True iff the field at ``key`` of the flow arguments is ``<= value``."""
-    return _compare(node_args, key, operator.le, value)
+    return fp.compare(node_args, key, operator.le, value)
 
 
-def argsFieldLenEqual(node_args: Any, key: Key, length: int) -> bool:
+def argsFieldLenEqual(node_args: Any, key: fp.Key, length: int) -> bool:
     """True iff the field at ``key`` of the flow arguments has exactly ``length`` items."""
-    return _compare_len(node_args, key, operator.eq, length)
+    return fp.compare_len(node_args, key, operator.eq, length)
 
 
-def argsFieldLenNotEqual(node_args: Any, key: Key, length: int) -> bool:
+def argsFieldLenNotEqual(node_args: Any, key: fp.Key, length: int) -> bool:
     """True iff the field at ``key`` of the flow arguments has a length other than ``length``."""
-    return _compare_len(node_args, key, operator.ne, length)
+    return fp.compare_len(node_args, key, operator.ne, length)
 
 
-def argsFieldLenGreater(node_args: Any, key: Key, length: int) -> bool:
+def argsFieldLenGreater(node_args: Any, key: fp.Key, length: int) -> bool:
     """True iff the field at ``key`` of the flow arguments has more than ``length`` items."""
-    return _compare_len(node_args, key, operator.gt, length)
+    return fp.compare_len(node_args, key, operator.gt, length)
 
 
-def argsFieldLenGreaterEqual(node_args: Any, key: Key, length: int) -> bool:
+def argsFieldLenGreaterEqual(node_args: Any, key: fp.Key, length: int) -> bool:
     """True iff the field at ``key`` of the flow arguments has at least ``length`` items."""
-    return _compare_len(node_args, key, operator.ge, length)
+    return fp.compare_len(node_args, key, operator.ge, length)
 
 
-def argsFieldLenLess(node_args: Any, key: Key, length: int) -> bool:
+def argsFieldLenLess(node_args: Any, key: fp.Key, length: int) -> bool:
     """True iff the field at ``key`` of the flow arguments has fewer than ``length`` items."""
-    return _compare_len(node_args, key, operator.lt, length)
+    return fp.compare_len(node_args, key, operator.lt, length)
 
 
-def argsFieldLenLessEqual(node_args: Any, key: Key, length: int) -> bool:
+def argsFieldLenLessEqual(node_args: Any, key: fp.Key, length: int) -> bool:
     """True iff the field at ``key`` of the flow arguments has at most ``length`` items."""
-    return _compare_len(node_args, key, operator.le, length)
+    return fp.compare_len(node_args, key, operator.le, length)
 
 
-def argsFieldBool(node_args: Any, key: Key) -> bool:
+def argsFieldBool(node_args: Any, key: fp.Key) -> bool:
     """True iff the field at ``key`` of the flow arguments is a ``bool``."""
-    return _field_is(node_args, key, bool)
+    return fp.field_is(node_args, key, bool)
 
 
-def argsFieldDict(node_args: Any, key: Key) -> bool:
+def argsFieldDict(node_args: Any, key: fp.Key) -> bool:
     """True iff the field at ``key`` of the flow arguments is a ``dict``."""
-    return _field_is(node_args, key, dict)
+    return fp.field_is(node_args, key, dict)
 
 
-def argsFieldFloat(node_args: Any, key: Key) -> bool:
+def argsFieldFloat(node_args: Any, key: fp.Key) -> bool:
     """True iff the field at ``key`` of the flow arguments is a ``float``."""
-    return _field_is(node_args, key, float)
+    return fp.field_is(node_args, key, float)
 
 
-def argsFieldInt(node_args: Any, key: Key) -> bool:
+def argsFieldInt(node_args: Any, key: fp.Key) -> bool:
     """True iff the field at ``key`` of the flow arguments is an ``int`` (or a ``bool``)."""
-    return _field_is(node_args, key, int)
+    return fp.field_is(node_args, key, int)
 
 
-def argsFieldList(node_args: Any, key: Key) -> bool:
+def argsFieldList(node_args: Any, key: fp.Key) -> bool:
     """True iff the field at ``key`` of the flow arguments is a ``list``."""
-    return _field_is(node_args, key, list)
+    return fp.field_is(node_args, key, list)
 
 
-def argsFieldStr(node_args: Any, key: Key) -> bool:
+def argsFieldStr(node_args: Any, key: fp.Key) -> bool:
     """True iff the field at ``key`` of the flow arguments is a ``str``."""
-    return _field_is(node_args, key, str)
+    return fp.field_is(node_args, key, str)
 
 
-def argsFieldNone(node_args: Any, key: Key) -> bool:
+def argsFieldNone(node_args: Any, key: fp.Key) -> bool:
     """True iff the field at ``key`` of the flow arguments exists and is ``None``."""
-    return _field_is(node_args, key, NoneType)
+    return fp.field_is(node_args, key, NoneType)
 
 
-def argsFieldContain(node_args: Any, key: Key, value: Any) -> bool:
+def argsFieldContain(node_args: Any, key: fp.Key, value: Any) -> bool:
     """True iff ``value in`` the field at ``key`` of the flow arguments."""
-    return _compare(node_args, key, _contains, value)
+    return fp.compare(node_args, key, fp.contains, value)
 
 
-def argsFieldUrlNetloc(node_args: Any, key: Key, netloc: str) -> bool:
+def argsFieldUrlNetloc(node_args: Any, key: fp.Key, netloc: str) -> bool:
     """True iff the field at ``key`` of the flow arguments is a URL with netloc ``netloc``."""
-    return _url_part(node_args, key, "netloc", netloc)
+    return fp.url_part(node_args, key, "netloc", netloc)
 
 
-def argsFieldUrlPath(node_args: Any, key: Key, path: str) -> bool:
+def argsFieldUrlPath(node_args: Any, key: fp.Key, path: str) -> bool:
     """True iff the field at ``key`` of the flow arguments is a URL whose path is ``path``."""
-    return _url_part(node_args, key, "path", path)
+    return fp.url_part(node_args, key, "path", path)
 
 
-def argsFieldUrlScheme(node_args: Any, key: Key, scheme: str) -> bool:
+def argsFieldUrlScheme(node_args: Any, key: fp.Key, scheme: str) -> bool:
     """True iff the field at ``key`` of the flow arguments is a URL whose scheme is ``scheme``."""
-    return _url_part(node_args, key, "scheme", scheme)
+    return fp.url_part(node_args, key, "scheme", scheme)
