@@ -112,7 +112,7 @@ def test_default_condition_is_always_true(lookup: Any) -> None:
 
 def test_predicate_with_both_injections_and_optional_args() -> None:
     def custom(message: Any, node_args: Any, key: str, default: int = 0) -> int:
-        return message.get(key, default) + node_args
+        return int(message.get(key, default)) + int(node_args)
 
     predicates = {"custom": custom}
     compiled = compile_condition(
@@ -228,14 +228,16 @@ def test_unknown_predicate_is_a_spec_error(lookup: Any) -> None:
 
 
 def test_lookup_raising_anything_is_reported_as_unknown() -> None:
+    empty: dict[str, Callable[..., Any]] = {}
     with pytest.raises(SpecError) as info:
-        compile_condition(cond({"name": "nope"}), {}.__getitem__, default_node=None)
+        compile_condition(cond({"name": "nope"}), empty.__getitem__, default_node=None)
     assert _problems(info) == ["unknown predicate 'nope': KeyError: 'nope'"]
 
 
 def test_non_callable_predicate() -> None:
+    not_callable: dict[str, Any] = {"x": 42}
     with pytest.raises(SpecError, match="predicate 'x' is not callable"):
-        compile_condition(cond({"name": "x"}), {"x": 42}.__getitem__, default_node=None)
+        compile_condition(cond({"name": "x"}), not_callable.__getitem__, default_node=None)
 
 
 def test_http_status_is_rejected_at_compile_time(lookup: Any) -> None:
