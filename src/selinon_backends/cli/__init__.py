@@ -22,7 +22,7 @@ from selinon_backends.cli.app import (
 )
 from selinon_core.errors import SpecError
 
-__all__ = ["COMMAND_MODULES", "OPTIONAL_COMMAND_MODULES", "app", "main"]
+__all__ = ["COMMAND_MODULES", "OPTIONAL_COMMAND_MODULES", "app", "main", "run"]
 
 COMMAND_MODULES: tuple[str, ...] = ("inspect_cmd", "version_cmd")
 """Sub-command modules of this package that every installation has."""
@@ -49,17 +49,26 @@ _register_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line and return its exit status.
+    """Run ``selinon-cli`` and return its exit status (the console-script entry point).
 
     Args:
         argv: the arguments after the program name (default: ``sys.argv[1:]``).
 
     Returns:
         0 on success, 2 for an invalid configuration or command line, or the status a
-        sub-command chose.  A :class:`SpecError` is always rendered as a listing of its
-        problems on stderr, never as a traceback.
+        sub-command chose.
     """
-    command = typer.main.get_command(app)
+    return run(app, argv)
+
+
+def run(application: typer.Typer, argv: Sequence[str] | None = None) -> int:
+    """Run a typer application the way :func:`main` does and return its exit status.
+
+    Options fall back to ``SELINON_<COMMAND>_<OPTION>`` environment variables, and a
+    :class:`SpecError` that escapes a command is rendered as a listing of its problems on
+    stderr (exit status 2), never as a traceback.
+    """
+    command = typer.main.get_command(application)
     try:
         command.main(
             args=None if argv is None else list(argv),
