@@ -547,3 +547,30 @@ def test_redis_cache_unreachable_server_is_transient() -> None:
 def test_redis_cache_rejects_non_positive_ttl() -> None:
     with pytest.raises(ValueError, match="ttl"):
         RedisCache(ttl=0)
+
+
+# --------------------------------------------------------------------------- docs
+
+
+def _doc_yaml_blocks(name: str) -> list[Any]:
+    import pathlib
+    import re
+
+    from ruamel.yaml import YAML
+
+    text = (pathlib.Path(__file__).parents[2] / "docs" / name).read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL)
+    return [YAML(typ="safe").load(block) for block in blocks if not block.startswith(" ")]
+
+
+def test_cache_examples_in_the_docs_build() -> None:
+    built = []
+    for document in _doc_yaml_blocks("caches.md"):
+        for storage in document["storages"]:
+            built.append(build_cache(CacheSpec.model_validate(storage["cache"]), _system()))
+    assert [type(cache).__name__ for cache in built] == ["LRU", "RedisCache"]
+    assert isinstance(built[0], LRU)
+    assert built[0].max_cache_size == 256
+    assert isinstance(built[1], RedisCache)
+    assert built[1].ttl == 3600
+    built[1].close()

@@ -534,3 +534,36 @@ def test_tracing_from_threads_while_adding_sinks() -> None:
     assert len(lines) == 800
     assert all(json.loads(line)["event"] == "TASK_END" for line in lines)
     assert len(counts) <= 800
+
+
+# --------------------------------------------------------------------------- docs
+
+
+def test_trace_examples_in_the_docs_are_valid_configuration() -> None:
+    import pathlib
+    import re
+
+    from ruamel.yaml import YAML
+
+    from selinon_core.spec import GlobalSpec
+
+    text = (pathlib.Path(__file__).parents[2] / "docs" / "tracing.md").read_text("utf-8")
+    blocks = [
+        YAML(typ="safe").load(block)
+        for block in re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL)
+    ]
+    specs = [GlobalSpec.model_validate(block["global"]) for block in blocks]
+    kinds = [
+        [key for key in ("logging", "json_", "function", "storage", "sentry") if getattr(e, key)]
+        for spec in specs
+        for e in spec.trace
+    ]
+    assert kinds == [
+        ["logging"],
+        ["json_"],
+        ["function"],
+        ["storage"],
+        ["sentry"],
+        ["storage"],
+        ["sentry"],
+    ]
