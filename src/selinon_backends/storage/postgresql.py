@@ -98,6 +98,7 @@ class PostgreSQL(DataStorage):
         self.application_name = application_name
         self._pool: Any = None
         self._psycopg: Any = None
+        self._pool_mod: Any = None
         self._sql: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ connection
@@ -106,7 +107,7 @@ class PostgreSQL(DataStorage):
         """Open the pool, wait for a first connection and create the tables if missing."""
         psycopg = import_client("psycopg", "postgresql")
         pool_mod = import_client("psycopg_pool", "postgresql")
-        self._psycopg = psycopg
+        self._psycopg, self._pool_mod = psycopg, pool_mod
         self._sql = _statements(psycopg.sql, self.table)
         pool = pool_mod.ConnectionPool(
             self.connection_string,
@@ -219,9 +220,10 @@ class PostgreSQL(DataStorage):
             return cursor.fetchone() if cursor.description is not None else None
 
     def _connection_lost(self, exc: BaseException | None) -> bool:
-        pool_mod = import_client("psycopg_pool", "postgresql")
+        if self._psycopg is None or self._pool_mod is None:
+            return False
         return isinstance(exc, self._psycopg.OperationalError) and not isinstance(
-            exc, pool_mod.PoolTimeout
+            exc, self._pool_mod.PoolTimeout
         )
 
     def _conn_pool(self) -> Any:
