@@ -10,6 +10,7 @@ from tests.services import free_port, moto_s3_server
 from selinon_backends.storage.postgresql import PostgreSQL
 from selinon_backends.storage.redis import Redis
 from selinon_backends.storage.s3 import S3
+from selinon_core.datastorage import DataStorage
 from selinon_core.errors import TransientBackendError
 
 from .conftest import Backend
@@ -63,7 +64,7 @@ def test_s3_server_stopped_then_restarted() -> None:
 
 def test_unreachable_redis_is_transient() -> None:
     storage = Redis("127.0.0.1", port=free_port(), socket_connect_timeout=1)
-    with pytest.raises(TransientBackendError, match="Redis storage 127.0.0.1"):
+    with pytest.raises(TransientBackendError, match=r"Redis storage 127\.0\.0\.1"):
         storage.connect()
     assert not storage.is_connected()
 
@@ -94,13 +95,11 @@ def test_unreachable_s3_is_transient() -> None:
         storage.disconnect()
 
 
-@pytest.mark.parametrize("storage_class", [Redis, PostgreSQL, S3])
-def test_calls_before_connect_are_transient(storage_class: type) -> None:
-    args = {
-        Redis: {},
-        PostgreSQL: {"connection_string": "postgresql://nowhere/db"},
-        S3: {"bucket": "b"},
-    }[storage_class]
-    storage = storage_class(**args)
+@pytest.mark.parametrize(
+    "storage",
+    [Redis(), PostgreSQL("postgresql://nowhere/db"), S3("b")],
+    ids=["redis", "postgresql", "s3"],
+)
+def test_calls_before_connect_are_transient(storage: DataStorage) -> None:
     with pytest.raises(TransientBackendError, match="not connected"):
         storage.retrieve(FLOW, TASK, "id")

@@ -55,8 +55,8 @@ def test_postgresql_upsert_keeps_one_row_with_jsonb_columns(
     table = backend.extra["table"]
     with psycopg.connect(POSTGRES_DSN) as conn:
         rows = conn.execute(
-            f'SELECT flow_name, task_name, node_args, result, pg_typeof(result)::text FROM "{table}" '
-            "WHERE task_id = %s",
+            "SELECT flow_name, task_name, node_args, result, pg_typeof(result)::text "
+            f'FROM "{table}" WHERE task_id = %s',
             (task_id,),
         ).fetchall()
     assert rows == [(FLOW, TASK, {"n": 2}, {"v": 2}, "jsonb")]
