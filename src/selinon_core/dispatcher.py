@@ -172,6 +172,7 @@ class Dispatcher:
             retried_count=tx.retried_count,
         )
         fire_starting_edges(tx)
+        _drain(tx)
 
     def _on_timer(self, state: FlowState, event: TimerDue, results: ResultsPort) -> Step:
         if state.status != "retry_wait" or event.timer_id != state.timer_id:
@@ -206,10 +207,7 @@ class Dispatcher:
             tx.args_pending = False
             tx.node_args = _first_result(tx, name, nid, summary)
         tx.pending.append((name, nid, summary))
-        while tx.pending and not tx.fail_now:
-            done_name, done_id, done_summary = tx.pending.pop(0)
-            fire_edges(tx, done_name, (done_id, done_summary))
-            tx.add_done(done_name, done_id, done_summary)
+        _drain(tx)
 
     def _node_failed(self, tx: StepTx, name: str, event: NodeFailed | SubflowFailed) -> None:
         tx.active = tx.active.delete(event.node_id)
@@ -280,6 +278,14 @@ class Dispatcher:
         tx.actions.append(
             FinishFlow(tx.flow_id, tx.flow_name, "failed", summary, tx.base.parent_flow_id)
         )
+
+
+def _drain(tx: StepTx) -> None:
+    """Process finished instances in order (the event's node, then reused selective results)."""
+    while tx.pending and not tx.fail_now:
+        name, nid, summary = tx.pending.pop(0)
+        fire_edges(tx, name, (nid, summary))
+        tx.add_done(name, nid, summary)
 
 
 def _first_result(tx: StepTx, name: str, nid: str, summary: FlowSummary | None) -> Any:
