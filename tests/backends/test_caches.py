@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import os
+import json
 import random
+import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import redis
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -29,8 +33,11 @@ from selinon_core.errors import BackendError, SpecError, TransientBackendError
 from selinon_core.spec import CacheSpec
 from selinon_core.system import System
 
-REDIS_HOST = "127.0.0.1"
-REDIS_PORT = 6379
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:  # make ``tests.services`` importable without a root conftest
+    sys.path.insert(0, _ROOT)
+
+from tests.services import require_redis, unique_name  # noqa: E402
 
 CacheFactory = Callable[[int], Any]
 POLICIES: dict[str, CacheFactory] = {
@@ -393,63 +400,63 @@ def test_build_cache_rejects_objects_without_add_and_get() -> None:
 # --------------------------------------------------------------------------- Redis
 
 
-def _redis_available() -> str | None:
-    import redis
+@dataclass
+class RedisTarget:
+    """The real Redis a test uses, and a key prefix no other test run shares."""
 
-    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        return str(exc)
-    finally:
-        client.close()
-    return None
+    url: str
+    host: str
+    port: int
+    db: int
+    prefix: str
+    client: redis.Redis[bytes]
+
+    def cache(self, **options: Any) -> RedisCache:
+        return RedisCache(url=self.url, prefix=self.prefix, **options)
 
 
 @pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    problem = _redis_available()
-    if problem is not None:
-        message = f"Redis at {REDIS_HOST}:{REDIS_PORT} is unreachable: {problem}"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
-    import redis
-
-    prefix = f"test:selinon:cache:{uuid.uuid4().hex}:"
-    yield prefix
-    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT)
-    keys = list(client.scan_iter(match=f"{prefix}*"))
+def real_redis() -> Iterator[RedisTarget]:
+    url = require_redis()
+    parsed = urlsplit(url)
+    client: redis.Redis[bytes] = redis.Redis.from_url(url)
+    target = RedisTarget(
+        url=url,
+        host=parsed.hostname or "127.0.0.1",
+        port=parsed.port or 6379,
+        db=int(parsed.path.strip("/") or 0),
+        prefix=f"{unique_name('test_cache')}:",
+        client=client,
+    )
+    yield target
+    keys = list(client.scan_iter(match=f"{target.prefix}*"))
     if keys:
         client.delete(*keys)
     client.close()
 
 
 @pytest.mark.service
-def test_redis_cache_round_trip(redis_prefix: str) -> None:
-    import redis
-
-    cache = RedisCache(host=REDIS_HOST, port=REDIS_PORT, prefix=redis_prefix)
+def test_redis_cache_round_trip(real_redis: RedisTarget) -> None:
+    cache = real_redis.cache()
     result = {"unicode": "žluťoučký kůň 🐎", "n": [1, 2.5, None, True]}
     cache.add("task-1", result, task_name="T", flow_name="f")
     assert cache.get("task-1", task_name="T", flow_name="f") == result
     with pytest.raises(CacheMissError):
         cache.get("task-2")
-    raw = redis.Redis(host=REDIS_HOST, port=REDIS_PORT).get(f"{redis_prefix}task-1")
+    assert cache.key("task-1") == f"{real_redis.prefix}task-1"
+    raw = real_redis.client.get(cache.key("task-1"))
     assert raw is not None
-    assert cache.key("task-1") == f"{redis_prefix}task-1"
+    assert json.loads(raw.decode("utf-8")) == result
     cache.close()
 
 
 @pytest.mark.service
-def test_redis_cache_add_existing_is_noop_and_ttl_expires(redis_prefix: str) -> None:
-    import redis
-
-    cache = RedisCache(host=REDIS_HOST, port=REDIS_PORT, prefix=redis_prefix, ttl=0.3)
+def test_redis_cache_add_existing_is_noop_and_ttl_expires(real_redis: RedisTarget) -> None:
+    cache = real_redis.cache(ttl=0.3)
     cache.add("x", 1)
     cache.add("x", 2)
     assert cache.get("x") == 1
-    ttl_ms = redis.Redis(host=REDIS_HOST, port=REDIS_PORT).pttl(f"{redis_prefix}x")
+    ttl_ms = real_redis.client.pttl(cache.key("x"))
     assert 0 < ttl_ms <= 300
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -464,11 +471,19 @@ def test_redis_cache_add_existing_is_noop_and_ttl_expires(redis_prefix: str) -> 
 
 
 @pytest.mark.service
-def test_redis_cache_is_shared_between_instances(redis_prefix: str) -> None:
-    writer = RedisCache(host=REDIS_HOST, port=REDIS_PORT, prefix=redis_prefix)
-    reader = RedisCache(
-        url=f"redis://{REDIS_HOST}:{REDIS_PORT}/0", prefix=redis_prefix, max_cache_size=0
+def test_redis_cache_without_ttl_keeps_items(real_redis: RedisTarget) -> None:
+    cache = real_redis.cache()
+    cache.add("forever", "v")
+    assert real_redis.client.pttl(cache.key("forever")) == -1
+    cache.close()
+
+
+@pytest.mark.service
+def test_redis_cache_is_shared_between_instances(real_redis: RedisTarget) -> None:
+    writer = RedisCache(
+        host=real_redis.host, port=real_redis.port, db=real_redis.db, prefix=real_redis.prefix
     )
+    reader = real_redis.cache(max_cache_size=0)
     writer.add("shared", {"a": 1})
     assert reader.get("shared") == {"a": 1}
     writer.close()
@@ -476,8 +491,8 @@ def test_redis_cache_is_shared_between_instances(redis_prefix: str) -> None:
 
 
 @pytest.mark.service
-def test_redis_cache_concurrent_threads(redis_prefix: str) -> None:
-    cache = RedisCache(host=REDIS_HOST, port=REDIS_PORT, prefix=redis_prefix, max_connections=4)
+def test_redis_cache_concurrent_threads(real_redis: RedisTarget) -> None:
+    cache = real_redis.cache(max_connections=4)
     errors: list[BaseException] = []
 
     def worker(n: int) -> None:
@@ -498,31 +513,29 @@ def test_redis_cache_concurrent_threads(redis_prefix: str) -> None:
 
 
 @pytest.mark.service
-def test_redis_cache_rejects_non_json_and_reports_garbage(redis_prefix: str) -> None:
-    import redis
-
-    cache = RedisCache(host=REDIS_HOST, port=REDIS_PORT, prefix=redis_prefix)
+def test_redis_cache_rejects_non_json_and_reports_garbage(real_redis: RedisTarget) -> None:
+    cache = real_redis.cache()
     with pytest.raises(TypeError):
         cache.add("bad", object())
-    redis.Redis(host=REDIS_HOST, port=REDIS_PORT).set(f"{redis_prefix}garbage", b"not json{")
+    real_redis.client.set(cache.key("garbage"), b"not json{")
     with pytest.raises(BackendError, match="holds no JSON"):
         cache.get("garbage")
     cache.close()
 
 
 @pytest.mark.service
-def test_redis_cache_from_yaml_spec(redis_prefix: str) -> None:
+def test_redis_cache_from_yaml_spec(real_redis: RedisTarget) -> None:
     spec = CacheSpec.model_validate(
         {
             "name": "RedisCache",
             "import": "selinon.caches",
             "configuration": {
-                "host": REDIS_HOST,
-                "port": REDIS_PORT,
-                "db": 0,
+                "host": real_redis.host,
+                "port": real_redis.port,
+                "db": real_redis.db,
                 "password": None,
                 "charset": "utf-8",
-                "prefix": redis_prefix,
+                "prefix": real_redis.prefix,
                 "ttl": 60,
             },
         }
@@ -531,6 +544,7 @@ def test_redis_cache_from_yaml_spec(redis_prefix: str) -> None:
     assert isinstance(cache, RedisCache)
     cache.add("k", "v")
     assert cache.get("k") == "v"
+    assert 0 < real_redis.client.ttl(cache.key("k")) <= 60
     cache.close()
 
 
