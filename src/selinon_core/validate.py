@@ -59,6 +59,7 @@ def validate(data: dict[str, Any], locations: SourceMap, *, check_imports: bool)
         flows=flows,
         flow_names=frozenset({*flows, *(name for _, name in pieces.listed)}),
         predicates=predicate_table(pieces.global_, check_imports, rep),
+        broken=frozenset(pieces.broken_names("tasks") | pieces.broken_names("flow-definitions")),
     )
     for position, flow in pieces.flows:
         check_flow(position, flow, index, rep)
@@ -81,10 +82,14 @@ def _shape(data: dict[str, Any], rep: Reporter) -> Pieces:
         task = validate_model(TaskSpec, raw, ("tasks", i), rep)
         if task is not None:
             pieces.tasks.append((i, task))
+        else:
+            _broken(pieces, "tasks", raw)
     for i, raw in _entries(data, "storages", rep):
         storage = validate_model(StorageSpec, raw, ("storages", i), rep)
         if storage is not None:
             pieces.storages.append((i, storage))
+        else:
+            _broken(pieces, "storages", raw)
     for i, raw in _entries(data, "flows", rep, required="no flows listed", mapping=False):
         if isinstance(raw, str) and raw:
             pieces.listed.append((i, raw))
@@ -100,7 +105,15 @@ def _shape(data: dict[str, Any], rep: Reporter) -> Pieces:
         )
         if flow is not None:
             pieces.flows.append((i, flow))
+        else:
+            _broken(pieces, "flow-definitions", raw)
     return pieces
+
+
+def _broken(pieces: Pieces, section: str, raw: Any) -> None:
+    name = raw.get("name") if isinstance(raw, dict) else None
+    if isinstance(name, str):
+        pieces.broken.setdefault(section, set()).add(name)
 
 
 def _entries(

@@ -30,16 +30,18 @@ class NodeIndex:
         flows: flow definitions by name (the first one when a name is defined twice).
         flow_names: every flow name that is listed or defined.
         predicates: predicate lookup for conditions.
+        broken: names of tasks and flows whose entries are invalid (known, but not checked).
     """
 
     tasks: Mapping[str, TaskSpec]
     flows: Mapping[str, FlowSpec]
     flow_names: frozenset[str]
     predicates: PredicateTable
+    broken: frozenset[str] = frozenset()
 
     def known(self, name: str) -> bool:
         """True when ``name`` is a task or a flow."""
-        return name in self.tasks or name in self.flow_names
+        return name in self.tasks or name in self.flow_names or name in self.broken
 
     def all_names(self) -> set[str]:
         """Every task and flow name."""

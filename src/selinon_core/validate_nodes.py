@@ -28,6 +28,8 @@ class Pieces:
         flows: ``(index in flow-definitions, spec)``.
         listed: ``(index in flows, name)``.
         global_: the global section (defaults when it was invalid).
+        broken: names of entries that failed shape validation, by section (``tasks``,
+            ``storages``, ``flow-definitions``); references to them are not reported again.
     """
 
     tasks: list[tuple[int, TaskSpec]] = field(default_factory=list)
@@ -35,6 +37,11 @@ class Pieces:
     flows: list[tuple[int, FlowSpec]] = field(default_factory=list)
     listed: list[tuple[int, str]] = field(default_factory=list)
     global_: GlobalSpec = field(default_factory=GlobalSpec)
+    broken: dict[str, set[str]] = field(default_factory=dict)
+
+    def broken_names(self, section: str) -> set[str]:
+        """Names of the entries of ``section`` that failed shape validation."""
+        return self.broken.get(section, set())
 
 
 def check_entities(pieces: Pieces, rep: Reporter) -> None:
@@ -49,7 +56,8 @@ def check_entities(pieces: Pieces, rep: Reporter) -> None:
         _check_throttling(flow.throttling, (*path, "throttling"), rep)
     for k, sink in enumerate(pieces.global_.trace):
         names = [s.name for _, s in pieces.storages]
-        if sink.storage is not None and sink.storage.name not in names:
+        known = {*names, *pieces.broken_names("storages")}
+        if sink.storage is not None and sink.storage.name not in known:
             rep.error(
                 ("global", "trace", k, "storage", "name"),
                 f"unknown storage {sink.storage.name!r}",
@@ -108,9 +116,10 @@ def _check_storages(pieces: Pieces, rep: Reporter) -> None:
 
 def _check_tasks(pieces: Pieces, rep: Reporter) -> None:
     storages = [s.name for _, s in pieces.storages]
+    broken = pieces.broken_names("storages")
     for i, task in pieces.tasks:
         path: Path_ = ("tasks", i)
-        if task.storage is not None and task.storage not in storages:
+        if task.storage is not None and task.storage not in {*storages, *broken}:
             rep.error(
                 (*path, "storage"),
                 f"unknown storage {task.storage!r}",
@@ -157,8 +166,9 @@ def _check_listing(pieces: Pieces, rep: Reporter) -> None:
                 f"flow {flow.name!r} is defined but not listed in 'flows'",
                 did_you_mean(flow.name, listed) or "add it to the 'flows' list of the nodes file",
             )
+    broken = pieces.broken_names("flow-definitions")
     for k, name in pieces.listed:
-        if name not in defined:
+        if name not in defined and name not in broken:
             rep.error(
                 ("flows", k),
                 f"flow {name!r} is listed but has no definition",

@@ -96,7 +96,11 @@ def _value_message(key: str | int | None, errors: list[dict[str, Any]]) -> str:
     what = f"{key!r}" if isinstance(key, str) else ("entry" if key is not None else "value")
     messages = list(dict.fromkeys(_short(e) for e in errors))
     got = _short_repr(errors[0].get("input"))
-    if errors[0]["type"] in ("too_short", "tuple_type") and errors[0].get("input") in ([], None):
+    if errors[0]["type"] in ("too_short", "tuple_type") and errors[0].get("input") in (
+        [],
+        (),
+        None,
+    ):
         return f"{what} must not be empty"
     if errors[0]["type"] in ("model_type", "dict_type", "model_attributes_type"):
         return f"{what} must be a mapping, got {got}"
