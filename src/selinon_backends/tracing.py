@@ -3,7 +3,8 @@
 The core returns :class:`~selinon_core.trace.TraceEvent` values; the runtime hands each one to a
 :class:`Tracer`, which makes the details JSON-safe once and calls every sink in order.  A sink
 that raises is reported through the standard ``logging`` module (logger
-``selinon_backends.tracing``) and skipped: tracing never breaks a flow.
+``selinon_backends.tracing``; the traceback on its first failure, one line per repeat of the
+same error) and skipped: tracing never breaks a flow.
 
 Typical use::
 
@@ -73,6 +74,7 @@ class Tracer:
     def __init__(self, sinks: Iterable[TraceSink] = ()) -> None:
         self._sinks: tuple[TraceSink, ...] = tuple(sinks)
         self._lock = threading.Lock()
+        self._failing: dict[int, type[BaseException]] = {}
 
     @property
     def sinks(self) -> tuple[TraceSink, ...]:
@@ -102,8 +104,20 @@ class Tracer:
         for sink in sinks:
             try:
                 sink(safe)
-            except Exception:
-                _log.exception("trace sink %r failed on %s; event dropped", sink, event.name.value)
+            except Exception as exc:
+                self._report_failure(sink, event, exc)
+            else:
+                if self._failing:
+                    self._failing.pop(id(sink), None)
+
+    def _report_failure(self, sink: TraceSink, event: TraceEvent, exc: Exception) -> None:
+        """Log a sink's failure: with a traceback the first time, one line while it repeats."""
+        message = "trace sink %r failed on %s; event dropped"
+        if self._failing.get(id(sink)) is type(exc):
+            _log.error(message + ": %s: %s", sink, event.name.value, type(exc).__name__, exc)
+        else:
+            self._failing[id(sink)] = type(exc)
+            _log.error(message, sink, event.name.value, exc_info=exc)
 
     def close(self) -> None:
         """Close the sinks that can be closed (flushes Sentry); errors are logged."""

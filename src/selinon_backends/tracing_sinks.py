@@ -101,6 +101,9 @@ class LoggingSink:
         )
         self._streams.write(line, to_err=level != "info")
 
+    def __repr__(self) -> str:
+        return "LoggingSink()" if self._logger is None else f"LoggingSink(logger={self._logger!r})"
+
 
 def _flatten(details: Mapping[str, Any]) -> dict[str, str]:
     fields: dict[str, str] = {}
@@ -130,6 +133,9 @@ class JsonLinesSink:
         """Write ``event`` as one line."""
         record = {"event": event.name.value, "time": iso_time(event.at), "details": event.details}
         self._streams.write(_dumps(record), to_err=level_of(event.name) != "info")
+
+    def __repr__(self) -> str:
+        return "JsonLinesSink()"
 
 
 class FunctionSink:
@@ -217,6 +223,9 @@ class SentrySink:
     def close(self) -> None:
         """Flush pending events and close the client."""
         self.client.close()
+
+    def __repr__(self) -> str:
+        return "SentrySink()"
 
 
 def sentry_event(event: TraceEvent) -> dict[str, Any]:

@@ -456,6 +456,30 @@ def test_failing_sink_is_logged_and_others_still_run(caplog: pytest.LogCaptureFi
     assert len(failures) == 2
     assert failures[0].exc_info is not None
     assert "sink down" in str(failures[0].exc_info[1])
+    # a repeat of the same error is one line, without another traceback
+    assert failures[1].exc_info is None
+    assert (
+        failures[1]
+        .getMessage()
+        .endswith("failed on FLOW_END; event dropped: RuntimeError: sink down")
+    )
+
+
+def test_sink_failure_traceback_logged_again_after_recovery_or_new_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    errors: list[Exception | None] = [ValueError("a"), None, ValueError("b"), KeyError("c")]
+
+    def flaky(event: TraceEvent) -> None:
+        error = errors.pop(0)
+        if error is not None:
+            raise error
+
+    tracer = Tracer([flaky])
+    with caplog.at_level(logging.ERROR, logger="selinon_backends.tracing"):
+        for _ in range(4):
+            tracer(_event())
+    assert [r.exc_info is not None for r in caplog.records] == [True, True, True]
 
 
 def test_failing_user_function_and_storage_do_not_break_tracing(
@@ -474,6 +498,7 @@ def test_failing_user_function_and_storage_do_not_break_tracing(
         tracer(_event(TraceName.FLOW_START))
     assert json.loads(out.getvalue())["event"] == "FLOW_START"
     assert "StorageSink('Trace', 'trace') failed on FLOW_START" in caplog.text
+    assert "JsonLinesSink()" in repr(tracer.sinks)
 
 
 def test_close_errors_are_logged(caplog: pytest.LogCaptureFixture) -> None:
