@@ -385,7 +385,7 @@ class _Run:
 
     def _succeeded(self, action: RunTask, record: NodeRun, result: Any) -> None:
         record.status = "succeeded"
-        if result is not None and self.engine.system.spec.task(action.task_name).stores_results:
+        if result is not None and self.worker.spec(action.task_name).stores_results:
             record.result = result
         if not action.nowait:
             self.events.append(NodeSucceeded(action.flow_id, action.task_id, self.clock.now()))

@@ -93,10 +93,19 @@ class Worker:
         self._tracing = tracing
         self._schemas: dict[str, Callable[[Any], Any]] = {}
         self._lock = threading.Lock()
+        self._specs: dict[str, TaskSpec] = {}
+        self._classes: dict[str, type[SelinonTask]] = {}
+
+    def spec(self, task_name: str) -> TaskSpec:
+        """The configuration of task ``task_name`` (looked up once)."""
+        spec = self._specs.get(task_name)
+        if spec is None:
+            spec = self._specs[task_name] = self._system.spec.task(task_name)
+        return spec
 
     def execute(self, action: RunTask, attempt: int) -> Outcome:
         """Run the task of ``action``; ``attempt`` counts earlier failed attempts (retries)."""
-        spec = self._system.spec.task(action.task_name)
+        spec = self.spec(action.task_name)
         trace: list[TraceEvent] = []
         self._trace(trace, TraceName.TASK_START, action)
         try:
@@ -111,14 +120,21 @@ class Worker:
         self._trace(trace, TraceName.TASK_END, action)
         return Outcome("succeeded", result=result, trace=trace)
 
-    def _run(self, spec: TaskSpec, action: RunTask) -> Any:
+    def _task_class(self, spec: TaskSpec) -> type[SelinonTask]:
+        cls = self._classes.get(spec.name)
+        if cls is not None:
+            return cls
         try:
-            cls = self._system.resolve(spec.import_, spec.classname)
+            found = self._system.resolve(spec.import_, spec.classname)
         except SpecError as exc:
             raise FatalTaskError(f"cannot import task class: {exc}") from exc
-        if not (isinstance(cls, type) and issubclass(cls, SelinonTask)):
+        if not (isinstance(found, type) and issubclass(found, SelinonTask)):
             raise FatalTaskError(f"{spec.import_}.{spec.classname} is not a SelinonTask subclass")
-        task = cls(
+        self._classes[spec.name] = found
+        return found
+
+    def _run(self, spec: TaskSpec, action: RunTask) -> Any:
+        task = self._task_class(spec)(
             action.flow_name,
             action.task_name,
             action.parent,
