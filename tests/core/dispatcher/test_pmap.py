@@ -1,0 +1,96 @@
+"""The persistent map and cons lists behave like their mutable counterparts."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from selinon_core.pmap import PMap, cons_iter, cons_len, cons_list
+
+
+class Colliding:
+    """A key whose hash is chosen by the test (to force full-hash collisions)."""
+
+    def __init__(self, name: str, h: int) -> None:
+        self.name = name
+        self.h = h
+
+    def __hash__(self) -> int:
+        return self.h
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Colliding) and other.name == self.name
+
+    def __repr__(self) -> str:
+        return f"Colliding({self.name!r}, {self.h})"
+
+
+KEYS = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.text(max_size=3),
+    st.builds(Colliding, st.sampled_from("abcdef"), st.sampled_from([0, 1, 32, 2**40, -1])),
+)
+OPS = st.lists(st.tuples(st.booleans(), KEYS, st.integers()), max_size=80)
+
+
+@settings(max_examples=200, deadline=None)
+@given(OPS)
+def test_pmap_matches_dict(ops: list[tuple[bool, object, int]]) -> None:
+    model: dict[object, int] = {}
+    pm: PMap[object, int] = PMap()
+    history = [(pm, dict(model))]
+    for is_set, key, value in ops:
+        if is_set:
+            model[key] = value
+            pm = pm.set(key, value)
+        else:
+            model.pop(key, None)
+            pm = pm.delete(key)
+        history.append((pm, dict(model)))
+    for old, expected in history:  # old versions are untouched
+        assert len(old) == len(expected)
+        assert old.to_dict() == expected
+        assert bool(old) == bool(expected)
+        for key, value in expected.items():
+            assert key in old
+            assert old.get(key) == value
+    assert pm == PMap.from_items(model.items())
+    assert (pm == {}) is False
+    assert sorted(map(repr, pm)) == sorted(map(repr, model))
+    assert "missing-key" not in pm or "missing-key" in model
+
+
+def test_pmap_basics() -> None:
+    pm: PMap[str, int] = PMap().set("a", 1).set("b", 2)
+    assert pm.get("zz", 7) == 7
+    assert pm.delete("zz") is pm
+    assert PMap().delete("a") == PMap()
+    assert repr(pm.delete("b")) == "PMap({'a': 1})"
+    assert hash(pm) == hash(PMap.from_items([("b", 2), ("a", 1)]))
+    assert list(pm.keys()) == list(iter(pm))
+    assert pm.set("a", 1) == pm
+    assert pm.set("a", 3) != pm
+
+
+def test_pmap_bucket_lookup_and_delete() -> None:
+    a, b, c = Colliding("a", 5), Colliding("b", 5), Colliding("c", 5)
+    pm: PMap[Colliding, int] = PMap.from_items([(a, 1), (b, 2), (c, 3)])
+    assert pm.get(Colliding("z", 5)) is None
+    assert pm.set(b, 9).get(b) == 9
+    assert len(pm.set(b, 9)) == 3
+    smaller = pm.delete(b).delete(c)
+    assert smaller.to_dict() == {a: 1}
+    assert pm.delete(Colliding("z", 5)) is pm
+    # a different hash landing on the bucket's slot splits it
+    d = Colliding("d", 5 + (1 << 10))
+    assert pm.set(d, 4).get(d) == 4
+    e = Colliding("e", 5 + (1 << 5))
+    assert pm.set(e, 5).get(e) == 5
+
+
+def test_cons_helpers() -> None:
+    items = (3, (2, (1, None)))
+    assert list(cons_iter(items)) == [3, 2, 1]
+    assert cons_list(items) == [1, 2, 3]
+    assert cons_len(items) == 3
+    assert cons_list(None) == []

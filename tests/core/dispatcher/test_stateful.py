@@ -1,0 +1,149 @@
+"""Random delivery orders, duplicates and late events (hypothesis stateful testing).
+
+Invariants checked after every delivery:
+
+* ``step`` is pure: the same state and event give an equal step;
+* node ids are unique across every task run and sub-flow start;
+* a flow's version increases strictly with every applied step;
+* every flow finishes at most once, the top-level flow exactly once in the end;
+* no node runs whose condition was false (``Never`` below);
+* the outcome (status and how often each task ran) does not depend on the delivery order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from dsp_helpers import edge, make_dispatcher
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from selinon_core.actions import RunTask, StartSubflow
+from selinon_core.dispatcher import Dispatcher
+from selinon_core.events import Event
+from selinon_core.testing import Simulation, run_to_completion
+
+NOT_OK = {"name": "fieldEqual", "node": "A", "args": {"key": "ok", "value": True}}
+
+FLOWS: dict[str, dict[str, Any]] = {
+    "f": {
+        "edges": [
+            edge(None, ["A", "B", "C"]),
+            edge(["A", "B"], "J"),
+            edge("A", "Never", condition=NOT_OK),
+            edge("C", ["sub", "sub"]),
+            edge(["J", "sub"], "End"),
+            edge(None, "Bad"),
+        ],
+        "failures": [
+            {"nodes": "Bad", "fallback": "Fix"},
+            {"nodes": ["Bad", "Fix"], "fallback": "Never"},
+        ],
+        "propagate_finished": True,
+    },
+    "sub": {
+        "edges": [edge(None, ["S1", "S2"]), edge(["S1", "S2"], "S3")],
+        "failures": [{"nodes": "S2", "fallback": True}],
+    },
+}
+TASKS = {"A": {"ok": False}}
+FAIL = ("Bad", "S2")
+DISPATCHER: Dispatcher = make_dispatcher(FLOWS)
+REFERENCE = run_to_completion(DISPATCHER, "f", tasks=TASKS, fail=FAIL)
+
+
+class DeliveryOrder(RuleBasedStateMachine):
+    """Deliver the events of one flow run in an order hypothesis chooses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sim = Simulation(DISPATCHER, tasks=TASKS, fail=FAIL)
+        self.delivered: list[Event] = []
+        self.seen_versions: dict[str, int] = {}
+
+    @initialize()
+    def start(self) -> None:
+        self.sim.request("f")
+
+    def _deliver(self, index: int, *, keep: bool) -> None:
+        index %= len(self.sim.pending)
+        event = self.sim.pending[index]
+        before = self.sim.states.get(event.flow_id)
+        step = self.sim.deliver(index, keep=keep)
+        again = DISPATCHER.step(before, event, self.sim.results)
+        assert again.state.to_dict() == step.state.to_dict()
+        assert again.actions == step.actions
+        assert again.trace == step.trace
+        if step.state is not before:
+            assert step.state.version > self.seen_versions.get(event.flow_id, 0)
+            self.seen_versions[event.flow_id] = step.state.version
+        self.delivered.append(event)
+
+    @precondition(lambda self: self.sim.pending)
+    @rule(index=st.integers(min_value=0, max_value=1000))
+    def deliver(self, index: int) -> None:
+        self._deliver(index, keep=False)
+
+    @precondition(lambda self: self.sim.pending)
+    @rule(index=st.integers(min_value=0, max_value=1000))
+    def deliver_duplicate(self, index: int) -> None:
+        self._deliver(index, keep=True)
+
+    @precondition(lambda self: self.delivered)
+    @rule(index=st.integers(min_value=0, max_value=1000))
+    def deliver_late(self, index: int) -> None:
+        self.sim.pending.append(self.delivered[index % len(self.delivered)])
+        self._deliver(len(self.sim.pending) - 1, keep=False)
+
+    @invariant()
+    def ids_are_unique(self) -> None:
+        ids = [
+            a.task_id if isinstance(a, RunTask) else a.child_flow_id
+            for a in [*self.sim.runs, *self.sim.subflows]
+            if isinstance(a, RunTask | StartSubflow)
+        ]
+        assert len(ids) == len(set(ids))
+
+    @invariant()
+    def finishes_at_most_once(self) -> None:
+        flows = [f.flow_id for f in self.sim.finishes]
+        assert len(flows) == len(set(flows))
+
+    @invariant()
+    def false_conditions_never_run(self) -> None:
+        assert "Never" not in self.sim.task_names()
+
+    def teardown(self) -> None:
+        self.sim.run()
+        assert [f.flow_id for f in self.sim.finishes].count("flow") == 1
+        assert self.sim.status == REFERENCE.status
+        assert Counter(self.sim.task_names()) == Counter(REFERENCE.task_names())
+
+
+DeliveryOrder.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+TestDeliveryOrder = DeliveryOrder.TestCase
+
+
+def test_reference_run_is_what_the_docs_promise() -> None:
+    counts = Counter(REFERENCE.task_names())
+    assert REFERENCE.status == "succeeded"
+    assert (
+        counts
+        == Counter(
+            {
+                "A": 1,
+                "B": 1,
+                "C": 1,
+                "Bad": 1,
+                "J": 1,
+                "S1": 2,
+                "S2": 2,
+                "S3": 0,
+                "Fix": 1,
+                "End": 2,
+            }
+        )
+        - Counter()
+    )
