@@ -67,3 +67,16 @@ def test_cli_doc_shows_the_real_quickstart_summary(cli: Any) -> None:
         "inspect", "-n", "examples/quickstart/nodes.yaml", "-f", "examples/quickstart/flows.yaml"
     )
     assert result.out.splitlines() == documented
+
+
+def test_relative_links_in_the_docs_resolve() -> None:
+    broken = []
+    for name in ("README.md", "CHANGELOG.md", "docs/index.md", "docs/cli.md"):
+        page = ROOT / name
+        text = page.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if "://" in target or target.startswith("#"):
+                continue
+            if not (page.parent / target.split("#", 1)[0]).exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert broken == []
