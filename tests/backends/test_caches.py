@@ -312,9 +312,11 @@ class RandomReplacementMachine(RuleBasedStateMachine):
 
 
 TestDeterministicPolicies = DeterministicPolicyMachine.TestCase
-TestDeterministicPolicies.settings = settings(max_examples=150, stateful_step_count=40)
+TestDeterministicPolicies.settings = settings(
+    max_examples=150, stateful_step_count=40, deadline=None
+)
 TestRandomReplacement = RandomReplacementMachine.TestCase
-TestRandomReplacement.settings = settings(max_examples=100, stateful_step_count=40)
+TestRandomReplacement.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
 
 
 # --------------------------------------------------------------------------- threads
