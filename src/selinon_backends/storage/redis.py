@@ -8,7 +8,7 @@ Key layout (``key_prefix`` defaults to ``selinon``)::
 Task ids are unique across flows, so flow and task names are not part of the key.  With
 ``ttl`` set, both keys expire that many seconds after they are written.
 
-YAML (Selinon's keys are all accepted; the last four are ours)::
+YAML (Selinon's keys are all accepted; the keys after unix_socket_path are ours)::
 
     storages:
       - name: Results
@@ -27,6 +27,7 @@ YAML (Selinon's keys are all accepted; the last four are ours)::
           ttl: 86400
           max_connections: 32
           client_name: selinon-storage
+          retries: 2
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class Redis(DataStorage):
         max_connections: size limit of the connection pool (``None``: unbounded).
         client_name: ``CLIENT SETNAME`` of each connection (shows in ``CLIENT LIST``).
         socket_connect_timeout: seconds to wait for a TCP connection.
+        retries: how many times redis-py retries a command on a lost connection (commands
+            used here are idempotent) before the call fails as transient.
     """
 
     thread_safe = True
@@ -83,6 +86,7 @@ class Redis(DataStorage):
         max_connections: int | str | None = None,
         client_name: str | None = "selinon-storage",
         socket_connect_timeout: float | str | None = 5.0,
+        retries: int | str = 2,
     ) -> None:
         self.host = host
         self.port = int(port)
@@ -98,12 +102,15 @@ class Redis(DataStorage):
         self.max_connections = int(max_connections) if max_connections is not None else None
         self.client_name = client_name
         self.socket_connect_timeout = _opt_float(socket_connect_timeout)
+        self.retries = int(retries)
         self._client: redis_lib.Redis[bytes] | None = None
         self._redis: Any = None
 
     def connect(self) -> None:
         """Create the client and its pool, and check the server answers (``PING``)."""
         redis_mod = import_client("redis", "redis")
+        retry_mod = import_client("redis.retry", "redis")
+        backoff_mod = import_client("redis.backoff", "redis")
         self._redis = redis_mod
         client = redis_mod.Redis(
             host=self.host,
@@ -118,6 +125,7 @@ class Redis(DataStorage):
             encoding=self.charset,
             encoding_errors=self.errors,
             decode_responses=False,
+            retry=retry_mod.Retry(backoff_mod.ExponentialBackoff(cap=0.5, base=0.02), self.retries),
         )
         with self._errors_mapped():
             client.ping()
