@@ -99,6 +99,11 @@ def _shape(data: dict[str, Any], rep: Reporter) -> Pieces:
     if raw_global is not None:
         global_ = validate_model(GlobalSpec, raw_global, ("global",), rep)
         pieces.global_ = global_ or GlobalSpec()
+    _shape_flows(data, pieces, rep)
+    return pieces
+
+
+def _shape_flows(data: dict[str, Any], pieces: Pieces, rep: Reporter) -> None:
     for i, raw in _entries(data, "flow-definitions", rep):
         flow = validate_model(
             FlowSpec, _sound_conditions(raw, i, rep), ("flow-definitions", i), rep
@@ -107,7 +112,6 @@ def _shape(data: dict[str, Any], rep: Reporter) -> Pieces:
             pieces.flows.append((i, flow))
         else:
             _broken(pieces, "flow-definitions", raw)
-    return pieces
 
 
 def _broken(pieces: Pieces, section: str, raw: Any) -> None:

@@ -144,7 +144,8 @@ CASES: list[tuple[str, str, str, str, str, int]] = [
         "task-both-readonly-spellings",
         nodes(
             "    storage: S1\n  - name: Task3",
-            "    storage: S1\n    storage_readonly: true\n    storage_read_only: true\n  - name: Task3",
+            "    storage: S1\n    storage_readonly: true\n    storage_read_only: true\n"
+            "  - name: Task3",
         ),
         FLOWS,
         "not both",
@@ -592,7 +593,8 @@ CASES: list[tuple[str, str, str, str, str, int]] = [
         NODES,
         flow1(
             "    propagate_node_args: true\n    edges:\n      - from:\n        to: Task1\n"
-            "      - from: Task1\n        to: flow2\n        foreach:\n          function: iter_foreach\n"
+            "      - from: Task1\n        to: flow2\n        foreach:\n"
+            "          function: iter_foreach\n"
             "          import: myapp.foreach\n          propagate_result: true\n"
         ),
         "cannot also be in 'propagate_node_args'",
@@ -876,7 +878,8 @@ CASES: list[tuple[str, str, str, str, str, int]] = [
         "predicate-on-starting-edge",
         NODES,
         flow1(
-            "    edges:\n      - from:\n        to: Task1\n        condition: {name: fieldExist, args: {key: a}}\n"
+            "    edges:\n      - from:\n        to: Task1\n"
+            "        condition: {name: fieldExist, args: {key: a}}\n"
         ),
         "starting edge",
         F,
