@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import fastjsonschema
@@ -163,10 +164,24 @@ class Worker:
     def _schema(self, path: str) -> Callable[[Any], Any]:
         validate = self._schemas.get(path)
         if validate is None:
-            with self._lock, open(path, encoding="utf-8") as handle:
+            with self._lock, open(self._schema_path(path), encoding="utf-8") as handle:
                 validate = fastjsonschema.compile(json.load(handle))
                 self._schemas[path] = validate
         return validate
+
+    def _schema_path(self, path: str) -> Path:
+        """``path`` as given, else relative to the directories of the configuration files."""
+        given = Path(path)
+        if given.is_absolute() or given.exists():
+            return given
+        for source in self._system.sources:
+            candidate = Path(source).parent / given
+            if candidate.exists():
+                return candidate
+        raise FatalTaskError(
+            f"output schema {path!r} not found (relative paths are tried from the current "
+            "directory, then from the directory of each configuration file)"
+        )
 
     def _store(self, spec: TaskSpec, action: RunTask, result: Any, trace: list[TraceEvent]) -> None:
         if spec.stores_results:
