@@ -181,16 +181,19 @@ def _wait_for_port(host: str, port: int, timeout: float) -> None:
 class PrivateRedisServer:
     """A throw-away ``redis-server`` on a free loopback port that a test may stop and restart.
 
-    Use as a context manager; the data directory is temporary and nothing is persisted.
-    Skips (fails in CI) when no ``redis-server`` binary is on ``PATH``.
+    Use as a context manager.  With ``persistent`` (the default) every write goes to an
+    append-only file in a temporary directory, so data survives :meth:`stop`/:meth:`start` as
+    it would on a real server; the directory is removed on exit.  Skips (fails in CI) when no
+    ``redis-server`` binary is on ``PATH``.
     """
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, persistent: bool = True) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             service_unavailable("redis-server is not installed (needed for outage tests)")
         self.binary = binary
         self.port = port or free_port()
+        self.persistent = persistent
         self._dir = tempfile.TemporaryDirectory(prefix="selinon-redis-")
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -206,7 +209,8 @@ class PrivateRedisServer:
             "--bind", LOOPBACK,
             "--port", str(self.port),
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self.persistent else "no",
+            "--appendfsync", "always",
             "--dir", str(Path(self._dir.name)),
         ]  # fmt: skip
         self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
