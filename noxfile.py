@@ -53,15 +53,8 @@ def tests(session: nox.Session) -> None:
 def tests_core(session: nox.Session) -> None:
     """The pure core tests with sockets disabled (pytest-socket), on every supported Python."""
     install_project(session, extras="")
-    session.run(
-        "python",
-        "-m",
-        "pytest",
-        "tests/core",
-        "tests/test_boundary.py",
-        "--disable-socket",
-        *(session.posargs or ["-q"]),
-    )
+    targets = session.posargs or ["tests/core", "tests/test_boundary.py", "-q"]
+    session.run("python", "-m", "pytest", "--disable-socket", *targets)
 
 
 @nox.session
