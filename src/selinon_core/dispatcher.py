@@ -205,7 +205,7 @@ class Dispatcher:
         )
         if tx.args_pending:
             tx.args_pending = False
-            tx.node_args = _first_result(tx, name, nid, summary)
+            tx.node_args = _first_result(tx, name, nid)
         tx.pending.append((name, nid, summary))
         _drain(tx)
 
@@ -288,10 +288,8 @@ def _drain(tx: StepTx) -> None:
         tx.add_done(name, nid, summary)
 
 
-def _first_result(tx: StepTx, name: str, nid: str, summary: FlowSummary | None) -> Any:
+def _first_result(tx: StepTx, name: str, nid: str) -> Any:
     """The stored result of the first task, the new flow arguments (node_args_from_first)."""
-    if summary is not None:
-        return tx.node_args
     try:
         return tx.results.get(flow_name=tx.flow_name, task_name=name, task_id=nid)
     except ResultMissing:

@@ -247,12 +247,12 @@ def _launch(
                 )
                 continue
             if allowed is not None and _reused(tx, edge, dest, parent):
+                if tx.fail_now:
+                    return
                 continue
             tx.start_node(
                 dest, parent, item=item, propagate_item=propagate, plan=edge.plan, why=why
             )
-            if tx.fail_now:
-                return
 
 
 def _reused(tx: StepTx, edge: EdgeTable, dest: str, parent: dict[str, Any]) -> bool:

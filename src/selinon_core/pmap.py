@@ -131,6 +131,8 @@ def _delete(node: tuple[Any, ...], shift: int, h: int, key: Any) -> tuple[Any, b
         if not (slot.h == h and slot.key == key):
             return node, False
         new_slot, found = None, True
+    elif slot.h != h:
+        return node, False
     else:
         entries = tuple((k, v) for k, v in slot.entries if k != key)
         found = len(entries) != len(slot.entries)
@@ -197,6 +199,8 @@ class PMap(Generic[K, V]):
                 continue
             if type(slot) is _Leaf:
                 return slot.value if slot.h == h and slot.key == key else default
+            if slot.h != h:
+                return default
             for k, v in slot.entries:
                 if k == key:
                     return v

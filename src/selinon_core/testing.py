@@ -20,9 +20,7 @@ from typing import Any
 from selinon_core.actions import (
     Action,
     FinishFlow,
-    RetryFlow,
     RunTask,
-    ScheduleWakeup,
     StartSubflow,
 )
 from selinon_core.dispatcher import Dispatcher, Step
@@ -198,7 +196,7 @@ class Simulation:
                 self.pending.append(
                     kind(action.parent_flow_id, action.flow_id, self.now, action.summary)
                 )
-        elif isinstance(action, RetryFlow | ScheduleWakeup):
+        else:  # RetryFlow | ScheduleWakeup
             self.timers.append((action.at, TimerDue(action.flow_id, action.timer_id, action.at)))
 
     def _run_task(self, action: RunTask) -> None:

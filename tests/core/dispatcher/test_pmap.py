@@ -19,7 +19,7 @@ class Colliding:
         return self.h
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Colliding) and other.name == self.name
+        return isinstance(other, Colliding) and (other.name, other.h) == (self.name, self.h)
 
     def __repr__(self) -> str:
         return f"Colliding({self.name!r}, {self.h})"
@@ -86,6 +86,10 @@ def test_pmap_bucket_lookup_and_delete() -> None:
     assert pm.set(d, 4).get(d) == 4
     e = Colliding("e", 5 + (1 << 5))
     assert pm.set(e, 5).get(e) == 5
+    # same slot, different full hash: neither found nor deleted
+    other = Colliding("a", 5 + (1 << 40))
+    assert other not in pm
+    assert pm.delete(other) is pm
 
 
 def test_cons_helpers() -> None:

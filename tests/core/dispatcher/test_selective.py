@@ -19,6 +19,7 @@ BRANCHY = {
             edge("T1", ["T2", "T3"]),
             edge("T2", "T4"),
             edge(None, "T5"),
+            edge("T1", "T7"),
         ]
     }
 }
