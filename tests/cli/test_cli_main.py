@@ -55,6 +55,12 @@ def test_version_reports_ours_selinon_level_and_celery(cli: Any) -> None:
     assert lines[2] == f"Celery version: {importlib.metadata.version('celery')}"
 
 
+def test_global_version_option_matches_the_command(cli: Any) -> None:
+    option = cli("--version")
+    assert option.code == 0, option.err
+    assert option.out == cli("version").out
+
+
 def test_version_info_without_celery() -> None:
     info = VersionInfo(version="1.2.3", selinon_compatibility="1.4.0", celery=None)
     assert info.lines()[-1] == "Celery version: not installed"

@@ -24,6 +24,7 @@ from typing import Annotated
 
 import typer
 
+from selinon_backends.cli.version_cmd import version_info
 from selinon_core.errors import Problem, SpecError
 
 __all__ = [
@@ -76,6 +77,13 @@ app = typer.Typer(
 """The application object; sub-commands are attached by ``register(app)`` functions."""
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        for line in version_info().lines():
+            typer.echo(line)
+        raise typer.Exit(EXIT_OK)
+
+
 @app.callback()
 def _global_options(
     ctx: typer.Context,
@@ -97,6 +105,16 @@ def _global_options(
             "imports are found.",
         ),
     ] = Path("."),
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            expose_value=False,
+            callback=_print_version,
+            help="Print the versions (as the 'version' command does) and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Inspect and run task flows written in Selinon's YAML flow language."""
     ctx.obj = CliState(verbosity=verbose)
