@@ -145,6 +145,11 @@ def _check_leaf(leaf: Predicate, path: Path_, scope: ConditionScope, rep: Report
         rep.error((*path, "args", name), f"predicate {leaf.name!r} has no argument {name!r}", hint)
     if params.uses_message:
         _check_message(leaf, path, scope, rep)
+    elif leaf.node is not None:
+        rep.warn(
+            (*path, "node"),
+            f"predicate {leaf.name!r} does not read a task result, so 'node' is ignored",
+        )
 
 
 def _params(

@@ -62,6 +62,17 @@ def test_flow1_flow2_content() -> None:
     assert len(system.sources) == 3
 
 
+def test_node_on_a_predicate_without_message_is_a_warning() -> None:
+    system = load_system(DOCS / "flow1_flow2/nodes.yaml", [DOCS / "flow1_flow2"], environ=ENV)
+    assert [(w.line, w.message) for w in system.warnings] == [
+        (
+            30,
+            "edge 4 of flow 'flow1': predicate 'argsFieldEqual' does not read a task result, "
+            "so 'node' is ignored",
+        )
+    ]
+
+
 def test_alias_flow_shares_edges_via_merge_key() -> None:
     system = load_system(DOCS / "aliases/nodes.yaml", [DOCS / "aliases/flows.yaml"])
     flows = system.spec.flows
