@@ -20,6 +20,7 @@ stop and restart (never touch the shared one on 6379).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import socket
@@ -157,6 +158,7 @@ def moto_s3_server(port: int | None = None) -> Iterator[MotoS3]:
         from moto.server import ThreadedMotoServer
     except ImportError as exc:
         service_unavailable(f"moto[server] is not installed ({exc})")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log per request
     port = port or free_port()
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
