@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import pytest
+from ruamel.yaml import YAML
 
 QUICKSTART = ("-n", "examples/quickstart/nodes.yaml", "-f", "examples/quickstart/flows.yaml")
 
@@ -219,11 +221,21 @@ def test_nodes_definition_is_required(cli: Any) -> None:
     assert "--nodes-definition" in result.err
 
 
-def test_schema_is_a_json_schema_of_the_language(cli: Any) -> None:
+def test_schema_validates_the_yaml_language(cli: Any) -> None:
     result = cli("inspect", "--schema")
     assert result.code == 0, result.err
-    schema = json.loads(result.out)
-    assert schema["type"] == "object"
-    text = json.dumps(schema)
-    for key in ("tasks", "flows", "storages", "flow-definitions"):
-        assert f'"{key}"' in text
+    validate = fastjsonschema.compile(json.loads(result.out))
+    yaml = YAML(typ="safe")
+    for name in ("nodes.yaml", "flows.yaml"):
+        validate(yaml.load(Path("examples/quickstart", name).read_text(encoding="utf-8")))
+    with pytest.raises(fastjsonschema.JsonSchemaException):
+        validate({"tasks": [{"name": "NoImport"}], "flows": ["f"]})
+    with pytest.raises(fastjsonschema.JsonSchemaException):
+        validate({"flow-definitions": [{"name": "f", "edges": [{"from": None, "bogus": 1}]}]})
+
+
+def test_schema_ignores_configuration_options(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SELINON_NODES_DEFINITION", "does-not-exist.yaml")
+    result = cli("inspect", "--schema", "--list-task-queues")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["$schema"].startswith("https://json-schema.org/")

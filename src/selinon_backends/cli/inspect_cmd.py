@@ -6,7 +6,6 @@ stderr as ``file:line:column: message (hint)``) or the command line is wrong.
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,8 +20,8 @@ from selinon_backends.cli.app import (
     flow_paths,
 )
 from selinon_core.errors import Problem
+from selinon_core.language_schema import language_schema
 from selinon_core.loader import load_system
-from selinon_core.spec import SystemSpec
 from selinon_core.system import System
 
 __all__ = ["inspect", "register", "render_summary", "schema_document"]
@@ -101,12 +100,7 @@ def inspect(
 
 def schema_document() -> dict[str, Any]:
     """The JSON Schema of the YAML configuration language."""
-    try:
-        module = importlib.import_module("selinon_core.language_schema")
-    except ImportError:  # the loader's schema module has not landed: derive from the model
-        return SystemSpec.model_json_schema(by_alias=True)
-    schema: dict[str, Any] = module.language_schema()
-    return schema
+    return language_schema()
 
 
 def render_summary(system: System, *, verbosity: int = 0) -> str:
