@@ -20,6 +20,6 @@ def _no_selinon_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     The CLI reads its options from such variables; tests set the ones they need with
     ``monkeypatch.setenv``.
     """
-    for name in os.environ:
+    for name in list(os.environ):
         if name.startswith("SELINON_") and not name.startswith(_KEEP_PREFIX):
             monkeypatch.delenv(name)
