@@ -37,7 +37,7 @@ flow-definitions:
 def _entry(block: str) -> dict[str, Any]:
     data: dict[str, Any] = YAML(typ="safe").load(block)
     [entry] = data["storages"]
-    return entry
+    return dict(entry)
 
 
 def test_every_shipped_adapter_has_a_snippet() -> None:
