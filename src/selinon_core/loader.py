@@ -135,7 +135,10 @@ def _load(
     rep = assembly.rep
     env = os.environ if environ is None else environ
     expand_config(assembly.data, env, rep.error)
-    outcome = validate(assembly.data, assembly.locations, check_imports=check_imports)
+    try:
+        outcome = validate(assembly.data, assembly.locations, check_imports=check_imports)
+    except RecursionError as exc:
+        raise SpecError(Problem("the configuration is nested too deeply", nodes[0])) from exc
     errors = [*rep.errors, *outcome.errors]
     if errors or outcome.spec is None:
         raise SpecError(_sorted(errors, order))

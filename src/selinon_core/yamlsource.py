@@ -160,7 +160,10 @@ def parse_text(text: str, file: str) -> tuple[list[YamlDocument], list[Problem]]
             continue
         locations = SourceMap()
         converter = _Converter(file, locations)
-        data = converter.convert(raw, (), _node_loc(raw, file))
+        try:
+            data = converter.convert(raw, (), _node_loc(raw, file))
+        except RecursionError as exc:
+            raise SpecError(Problem("the YAML is nested too deeply", file)) from exc
         documents.append(YamlDocument(data, file, locations))
         problems.extend(converter.problems)
     return documents, problems

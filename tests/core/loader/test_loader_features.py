@@ -369,3 +369,19 @@ def test_custom_predicates_module() -> None:
     )
     system = load_system_from_texts(nodes, [flows, FLOW2])
     assert system.predicate("isPositive")({"n": 1}, key="n") is True
+
+
+def _nested(depth: int) -> str:
+    return (
+        FLOW1 + "        condition: " + "{not: " * depth + "{name: alwaysTrue}" + "}" * depth + "\n"
+    )
+
+
+def test_nested_conditions_load() -> None:
+    system = load_system_from_texts(NODES, [_nested(100), FLOW2])
+    assert system.spec.flows["flow1"].edges[1].condition is not None
+
+
+def test_too_deeply_nested_yaml_is_a_spec_error() -> None:
+    with pytest.raises(SpecError, match="recursion|nested too deeply"):
+        load_system_from_texts(NODES, [_nested(3000), FLOW2])
