@@ -181,6 +181,7 @@ class Dispatcher:
         tx.status = "running"
         tx.timer_id = None
         tx.active = PMap()
+        tx.log = None
         tx.done = PMap()
         tx.failed = PMap()
         tx.triggered = 0

@@ -20,7 +20,6 @@ V = TypeVar("V")
 
 _BITS = 5
 _MASK = (1 << _BITS) - 1
-_EMPTY_NODE: tuple[Any, ...] = (None,) * (1 << _BITS)
 
 Cons: TypeAlias = "tuple[Any, Cons] | None"
 """An immutable singly linked list, newest element first: ``(value, rest)`` or ``None``."""
@@ -64,92 +63,105 @@ class _Bucket:
         self.entries = entries
 
 
-def _index(h: int, shift: int) -> int:
-    return (h >> shift) & _MASK
+class _Node:
+    """A trie node: ``bitmap`` says which of the 32 positions are used, ``slots`` holds them."""
+
+    __slots__ = ("bitmap", "slots")
+
+    def __init__(self, bitmap: int, slots: tuple[Any, ...]) -> None:
+        self.bitmap = bitmap
+        self.slots = slots
 
 
-def _merge(shift: int, a: _Leaf, b: _Leaf) -> Any:
-    """A slot holding two leaves with different keys."""
-    if a.h == b.h:
-        return _Bucket(a.h, ((a.key, a.value), (b.key, b.value)))
-    node = list(_EMPTY_NODE)
-    ia, ib = _index(a.h, shift), _index(b.h, shift)
+def _replaced(node: _Node, pos: int, slot: Any) -> _Node:
+    slots = node.slots
+    return _Node(node.bitmap, (*slots[:pos], slot, *slots[pos + 1 :]))
+
+
+def _removed(node: _Node, bit: int, pos: int) -> _Node | None:
+    bitmap = node.bitmap & ~bit
+    if not bitmap:
+        return None
+    slots = node.slots
+    return _Node(bitmap, (*slots[:pos], *slots[pos + 1 :]))
+
+
+def _pair(shift: int, a: _Leaf | _Bucket, b: _Leaf | _Bucket) -> _Node:
+    """A node holding two slots whose full hashes differ."""
+    ia = (a.h >> shift) & _MASK
+    ib = (b.h >> shift) & _MASK
     if ia == ib:
-        node[ia] = _merge(shift + _BITS, a, b)
-    else:
-        node[ia] = a
-        node[ib] = b
-    return tuple(node)
+        return _Node(1 << ia, (_pair(shift + _BITS, a, b),))
+    return _Node((1 << ia) | (1 << ib), (a, b) if ia < ib else (b, a))
 
 
-def _bucket_set(slot: _Bucket, shift: int, leaf: _Leaf) -> tuple[Any, bool]:
-    if slot.h != leaf.h:
-        node = list(_EMPTY_NODE)
-        ib, il = _index(slot.h, shift), _index(leaf.h, shift)
-        if ib == il:
-            node[ib] = _bucket_set(slot, shift + _BITS, leaf)[0]
-        else:
-            node[ib] = slot
-            node[il] = leaf
-        return tuple(node), True
+def _bucket_set(slot: _Bucket, leaf: _Leaf) -> tuple[_Bucket, bool]:
     entries = [(k, v) for k, v in slot.entries if k != leaf.key]
     added = len(entries) == len(slot.entries)
     entries.append((leaf.key, leaf.value))
     return _Bucket(slot.h, tuple(entries)), added
 
 
-def _set(node: tuple[Any, ...], shift: int, leaf: _Leaf) -> tuple[tuple[Any, ...], bool]:
+def _slot_set(slot: Any, shift: int, leaf: _Leaf) -> tuple[Any, bool]:
+    """The slot that replaces ``slot`` once ``leaf`` is stored below it."""
+    kind = type(slot)
+    if kind is _Node:
+        return _set(slot, shift + _BITS, leaf)
+    if slot.h != leaf.h:
+        return _pair(shift + _BITS, slot, leaf), True
+    if kind is _Bucket:
+        return _bucket_set(slot, leaf)
+    if slot.key == leaf.key:
+        return leaf, False
+    return _Bucket(leaf.h, ((slot.key, slot.value), (leaf.key, leaf.value))), True
+
+
+def _set(node: _Node, shift: int, leaf: _Leaf) -> tuple[_Node, bool]:
     """Return the updated node and whether a new key was added."""
-    idx = _index(leaf.h, shift)
-    slot = node[idx]
-    added = False
-    if slot is None:
-        new_slot: Any = leaf
-        added = True
-    elif type(slot) is tuple:
-        new_slot, added = _set(slot, shift + _BITS, leaf)
-    elif type(slot) is _Leaf:
-        if slot.h == leaf.h and slot.key == leaf.key:
-            new_slot = leaf
-        else:
-            new_slot = _merge(shift + _BITS, slot, leaf)
-            added = True
-    else:
-        new_slot, added = _bucket_set(slot, shift + _BITS, leaf)
-    return (*node[:idx], new_slot, *node[idx + 1 :]), added
+    bit = 1 << ((leaf.h >> shift) & _MASK)
+    bitmap = node.bitmap
+    pos = (bitmap & (bit - 1)).bit_count()
+    if not bitmap & bit:
+        slots = node.slots
+        return _Node(bitmap | bit, (*slots[:pos], leaf, *slots[pos:])), True
+    new_slot, added = _slot_set(node.slots[pos], shift, leaf)
+    return _replaced(node, pos, new_slot), added
 
 
-def _delete(node: tuple[Any, ...], shift: int, h: int, key: Any) -> tuple[Any, bool]:
+def _delete(node: _Node, shift: int, h: int, key: Any) -> tuple[_Node | None, bool]:
     """Return the updated node (``None`` when it became empty) and whether the key was found."""
-    idx = _index(h, shift)
-    slot = node[idx]
-    if slot is None:
+    bit = 1 << ((h >> shift) & _MASK)
+    if not node.bitmap & bit:
         return node, False
-    if type(slot) is tuple:
-        new_slot, found = _delete(slot, shift + _BITS, h, key)
-    elif type(slot) is _Leaf:
-        if not (slot.h == h and slot.key == key):
+    pos = (node.bitmap & (bit - 1)).bit_count()
+    slot = node.slots[pos]
+    kind = type(slot)
+    if kind is _Node:
+        child, found = _delete(slot, shift + _BITS, h, key)
+        if not found:
             return node, False
-        new_slot, found = None, True
-    elif slot.h != h:
+        if child is None:
+            return _removed(node, bit, pos), True
+        return _replaced(node, pos, child), True
+    if slot.h != h:
         return node, False
-    else:
-        entries = tuple((k, v) for k, v in slot.entries if k != key)
-        found = len(entries) != len(slot.entries)
-        new_slot = _Bucket(h, entries) if len(entries) > 1 else _Leaf(h, *entries[0])
-    if not found:
+    if kind is _Leaf:
+        if slot.key != key:
+            return node, False
+        return _removed(node, bit, pos), True
+    entries = tuple((k, v) for k, v in slot.entries if k != key)
+    if len(entries) == len(slot.entries):
         return node, False
-    new_node = (*node[:idx], new_slot, *node[idx + 1 :])
-    return (None if new_node == _EMPTY_NODE else new_node), True
+    rest = _Bucket(h, entries) if len(entries) > 1 else _Leaf(h, *entries[0])
+    return _replaced(node, pos, rest), True
 
 
-def _walk(node: tuple[Any, ...]) -> Iterator[tuple[Any, Any]]:
-    for slot in node:
-        if slot is None:
-            continue
-        if type(slot) is tuple:
+def _walk(node: _Node) -> Iterator[tuple[Any, Any]]:
+    for slot in node.slots:
+        kind = type(slot)
+        if kind is _Node:
             yield from _walk(slot)
-        elif type(slot) is _Leaf:
+        elif kind is _Leaf:
             yield slot.key, slot.value
         else:
             yield from slot.entries
@@ -166,7 +178,7 @@ class PMap(Generic[K, V]):
 
     __slots__ = ("_len", "_root")
 
-    def __init__(self, root: tuple[Any, ...] | None = None, length: int = 0) -> None:
+    def __init__(self, root: _Node | None = None, length: int = 0) -> None:
         self._root = root
         self._len = length
 
@@ -190,21 +202,24 @@ class PMap(Generic[K, V]):
         node = self._root
         shift = 0
         while node is not None:
-            slot = node[(h >> shift) & _MASK]
-            if slot is None:
+            bit = 1 << ((h >> shift) & _MASK)
+            bitmap = node.bitmap
+            if not bitmap & bit:
                 return default
-            if type(slot) is tuple:
+            slot = node.slots[(bitmap & (bit - 1)).bit_count()]
+            kind = type(slot)
+            if kind is _Node:
                 node = slot
                 shift += _BITS
-                continue
-            if type(slot) is _Leaf:
-                return slot.value if slot.h == h and slot.key == key else default
-            if slot.h != h:
+            elif slot.h != h:
                 return default
-            for k, v in slot.entries:
-                if k == key:
-                    return v
-            return default
+            elif kind is _Leaf:
+                return slot.value if slot.key == key else default
+            else:
+                for k, v in slot.entries:
+                    if k == key:
+                        return v
+                return default
         return default
 
     def __contains__(self, key: object) -> bool:
@@ -213,7 +228,7 @@ class PMap(Generic[K, V]):
 
     def set(self, key: K, value: V) -> PMap[K, V]:
         """A new map with ``key`` bound to ``value``."""
-        root, added = _set(self._root or _EMPTY_NODE, 0, _Leaf(hash(key), key, value))
+        root, added = _set(self._root or _EMPTY, 0, _Leaf(hash(key), key, value))
         return PMap(root, self._len + added)
 
     def delete(self, key: K) -> PMap[K, V]:
@@ -252,3 +267,4 @@ class PMap(Generic[K, V]):
 
 
 _MISSING = object()
+_EMPTY = _Node(0, ())

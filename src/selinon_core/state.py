@@ -5,9 +5,12 @@ holds only what later events need:
 
 * ``active``: node id -> node name of the started, not yet finished nodes (nowait nodes are
   never tracked);
-* ``done``: node name -> the finished instances ``(node_id, summary)``, newest first, as a
-  cons list (``summary`` is the sub-flow's :data:`~selinon_core.events.FlowSummary`, ``None`` for
-  tasks).  These feed the combinations of multi-source edges and the flow's own summary;
+* ``log``: every finished instance ``(node_name, node_id, summary)``, newest first, as a cons
+  list (``summary`` is the sub-flow's :data:`~selinon_core.events.FlowSummary`, ``None`` for
+  tasks); it makes the flow's own summary;
+* ``done``: for the node names that can take part in a combination later (sources of
+  multi-source edges, nodes named by conditions), their finished instances ``(node_id,
+  summary)``, newest first;
 * ``failed``: node name -> ids of failed instances not yet handled by a fallback, oldest first;
 * ``triggered``: bit mask of the edges that fired at least once (for migrations);
 * counters: ``seq`` (next node sequence number; it survives flow retries so node ids never
@@ -57,7 +60,9 @@ class FlowState:
         retried_count: how many flow retries happened so far.
         seq: the next node sequence number.
         active: node id -> node name of running nodes.
-        done: node name -> cons list of ``(node_id, summary | None)``, newest first.
+        log: cons list of ``(node_name, node_id, summary | None)``, newest first.
+        done: node name -> cons list of ``(node_id, summary | None)``, newest first, for the
+            names that later combinations or conditions may read.
         failed: node name -> tuple of failed node ids awaiting a fallback, oldest first.
         triggered: bit mask of the indexes of edges that fired at least once.
         args_pending: ``node_args_from_first`` is waiting for the first result.
@@ -76,6 +81,7 @@ class FlowState:
     retried_count: int = 0
     seq: int = 0
     active: PMap[str, str] = field(default_factory=PMap)
+    log: Cons = None
     done: PMap[str, Cons] = field(default_factory=PMap)
     failed: PMap[str, tuple[str, ...]] = field(default_factory=PMap)
     triggered: int = 0
@@ -102,10 +108,7 @@ class FlowState:
 
     def finished_nodes(self) -> dict[str, list[str]]:
         """Finished node ids per node name, in finish order (names sorted)."""
-        return {
-            name: [entry[0] for entry in cons_list(items)]
-            for name, items in sorted(self.done.items())
-        }
+        return _finished(self.log)[0]
 
     def failed_nodes(self) -> dict[str, list[str]]:
         """Failed node ids not handled by a fallback, per node name (names sorted)."""
@@ -137,8 +140,9 @@ class FlowState:
             "retried_count": self.retried_count,
             "seq": self.seq,
             "active": self.active_nodes(),
-            "finished": {
-                name: [[nid, summary] for nid, summary in cons_list(items)]
+            "finished": [list(entry) for entry in cons_list(self.log)],
+            "tracked": {
+                name: [entry[0] for entry in cons_list(items)]
                 for name, items in sorted(self.done.items())
             },
             "failed": self.failed_nodes(),
@@ -150,11 +154,16 @@ class FlowState:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FlowState:
         """Inverse of :meth:`to_dict`."""
+        log: Cons = None
+        summaries: dict[str, Any] = {}
+        for name, nid, summary in data["finished"]:
+            log = ((name, nid, summary), log)
+            summaries[nid] = summary
         done: PMap[str, Cons] = PMap()
-        for name, entries in data["finished"].items():
+        for name, ids in data["tracked"].items():
             items: Cons = None
-            for nid, summary in entries:
-                items = ((nid, summary), items)
+            for nid in ids:
+                items = ((nid, summaries.get(nid)), items)
             done = done.set(name, items)
         selective = data.get("selective")
         return cls(
@@ -170,6 +179,7 @@ class FlowState:
             retried_count=data.get("retried_count", 0),
             seq=data["seq"],
             active=PMap.from_items(data["active"].items()),
+            log=log,
             done=done,
             failed=PMap.from_items((k, tuple(v)) for k, v in data["failed"].items()),
             triggered=sum(1 << idx for idx in data.get("triggered", ())),
@@ -183,32 +193,38 @@ def _id_order(item: tuple[str, str]) -> tuple[int, str]:
     return (int(tail), head) if tail.isdigit() else (-1, item[0])
 
 
+def _finished(log: Cons) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """Finished ids per name (names sorted) and sub-flow summaries by id, from a log."""
+    finished: dict[str, list[str]] = {}
+    subflows: dict[str, Any] = {}
+    for name, nid, summary in cons_list(log):
+        finished.setdefault(name, []).append(nid)
+        if summary is not None:
+            subflows[nid] = summary
+    return dict(sorted(finished.items())), dict(sorted(subflows.items()))
+
+
 def summarize(
     flow_name: str,
     flow_id: str,
     ok: bool,
-    done: PMap[str, Cons],
+    log: Cons,
     failed: PMap[str, tuple[str, ...]],
 ) -> FlowSummary:
     """Build a :data:`~selinon_core.events.FlowSummary` from the parts of a flow state."""
-    subflows: dict[str, Any] = {}
-    finished: dict[str, list[str]] = {}
-    for name, items in sorted(done.items()):
-        entries = cons_list(items)
-        finished[name] = [entry[0] for entry in entries]
-        subflows.update((nid, summary) for nid, summary in entries if summary is not None)
+    finished, subflows = _finished(log)
     return {
         "flow_name": flow_name,
         "flow_id": flow_id,
         "status": "succeeded" if ok else "failed",
         "finished_nodes": finished,
         "failed_nodes": {name: list(ids) for name, ids in sorted(failed.items())},
-        "subflows": dict(sorted(subflows.items())),
+        "subflows": subflows,
     }
 
 
 def flow_summary(state: FlowState) -> FlowSummary:
     """The :data:`~selinon_core.events.FlowSummary` of ``state`` (status from ``state``)."""
     return summarize(
-        state.flow_name, state.flow_id, state.status == "succeeded", state.done, state.failed
+        state.flow_name, state.flow_id, state.status == "succeeded", state.log, state.failed
     )

@@ -40,6 +40,7 @@ class StepTx:
         "done",
         "fail_now",
         "failed",
+        "log",
         "node_args",
         "pending",
         "results",
@@ -63,6 +64,7 @@ class StepTx:
         self.at = at
         self.results = results
         self.active: PMap[str, str] = state.active
+        self.log: Cons = state.log
         self.done: PMap[str, Cons] = state.done
         self.failed: PMap[str, tuple[str, ...]] = state.failed
         self.seq = state.seq
@@ -102,7 +104,9 @@ class StepTx:
 
     def add_done(self, name: str, nid: str, summary: FlowSummary | None) -> None:
         """Append a finished instance of ``name``."""
-        self.done = self.done.set(name, ((nid, summary), self.done.get(name)))
+        self.log = ((name, nid, summary), self.log)
+        if name in self.table.tracked:
+            self.done = self.done.set(name, ((nid, summary), self.done.get(name)))
 
     def add_failed(self, name: str, nid: str) -> None:
         """Record a failed instance of ``name`` awaiting a fallback."""
@@ -110,7 +114,7 @@ class StepTx:
 
     def summary(self, *, ok: bool) -> FlowSummary:
         """The flow's summary as of now."""
-        return summarize(self.base.flow_name, self.base.flow_id, ok, self.done, self.failed)
+        return summarize(self.base.flow_name, self.base.flow_id, ok, self.log, self.failed)
 
     def commit(self) -> FlowState:
         """The new flow state (version + 1)."""
@@ -128,6 +132,7 @@ class StepTx:
             retried_count=self.retried_count,
             seq=self.seq,
             active=self.active,
+            log=self.log,
             done=self.done,
             failed=self.failed,
             triggered=self.triggered,

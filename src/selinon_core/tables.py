@@ -71,7 +71,11 @@ class FailureEntry:
 
 @dataclass(frozen=True, slots=True)
 class FlowTable:
-    """The precomputed tables of one flow."""
+    """The precomputed tables of one flow.
+
+    ``tracked`` are the node names whose finished instances later steps may read: sources of
+    multi-source edges (combinations) and nodes named by conditions.
+    """
 
     spec: FlowSpec
     edges: tuple[EdgeTable, ...]
@@ -79,6 +83,7 @@ class FlowTable:
     out_edges: Mapping[str, tuple[int, ...]]
     failures: tuple[FailureEntry, ...]
     nodes: Mapping[str, NodeInfo]
+    tracked: frozenset[str]
 
 
 def _compile(
@@ -112,6 +117,7 @@ def _flow_table(system: System, flow: FlowSpec) -> FlowTable:
     edges: list[EdgeTable] = []
     out: dict[str, list[int]] = {}
     names: set[str] = set()
+    tracked: set[str] = set()
     for idx, edge in enumerate(flow.edges):
         default = edge.from_[0] if len(edge.from_) == 1 else None
         cond, text = _compile(system, edge.condition, default)
@@ -121,6 +127,11 @@ def _flow_table(system: System, flow: FlowSpec) -> FlowTable:
         edges.append(EdgeTable(idx, edge.from_, edge.to, cond, text, edge.foreach, plan))
         for src in dict.fromkeys(edge.from_):
             out.setdefault(src, []).append(idx)
+        if len(edge.from_) > 1:
+            tracked.update(edge.from_)
+        if cond is not None:
+            read = {node.split("/")[0] for node in cond.nodes}
+            tracked.update(read.difference(edge.from_))
         names.update(edge.from_, edge.to)
     grouped: dict[tuple[str, ...], list[FallbackRule]] = {}
     for failure in flow.failures:
@@ -141,6 +152,7 @@ def _flow_table(system: System, flow: FlowSpec) -> FlowTable:
         out_edges={name: tuple(idxs) for name, idxs in out.items()},
         failures=failures,
         nodes={name: _node_info(system, flow, name) for name in sorted(names)},
+        tracked=frozenset(tracked),
     )
 
 
