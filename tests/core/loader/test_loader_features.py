@@ -383,5 +383,5 @@ def test_nested_conditions_load() -> None:
 
 
 def test_too_deeply_nested_yaml_is_a_spec_error() -> None:
-    with pytest.raises(SpecError, match="recursion|nested too deeply"):
+    with pytest.raises(SpecError, match=r"recursion|nested too deeply"):
         load_system_from_texts(NODES, [_nested(3000), FLOW2])
