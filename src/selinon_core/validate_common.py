@@ -51,10 +51,6 @@ class Reporter:
         """Record a warning about the value at ``path``."""
         self.warnings.append(self.problem(path, _prefixed(self.data, path, message), hint, key=key))
 
-    def add(self, problems: Iterable[Problem]) -> None:
-        """Record already located errors."""
-        self.errors.extend(problems)
-
 
 def _prefixed(data: Mapping[str, Any], path: Path_, message: str) -> str:
     where = describe(data, path)

@@ -76,10 +76,10 @@ def _leaf_shape(raw: dict[str, Any], path: Path_, rep: Reporter) -> bool:
 def _operator_shape(raw: dict[str, Any], op: str, path: Path_, rep: Reporter) -> bool:
     child = raw[op]
     if op == "not":
-        if isinstance(child, list):
-            rep.error((*path, op), "'not' takes one condition, not a list")
+        if isinstance(child, list) or child is None:
+            rep.error((*path, op), "'not' takes one condition, not a list or nothing")
             return False
-        return check_condition_shape(child, (*path, op), rep) and child is not None
+        return check_condition_shape(child, (*path, op), rep)
     if not isinstance(child, list) or not child:
         rep.error((*path, op), f"{op!r} takes a non-empty list of conditions")
         return False

@@ -70,11 +70,6 @@ class SourceMap:
         found = self.keys.get(path)
         return found if found is not None else self.value(path)
 
-    def update(self, other: SourceMap) -> None:
-        """Merge the locations of ``other`` into this map."""
-        self.values.update(other.values)
-        self.keys.update(other.keys)
-
 
 @dataclass(frozen=True)
 class YamlDocument:
@@ -164,8 +159,9 @@ def parse_text(text: str, file: str) -> tuple[list[YamlDocument], list[Problem]]
             data = converter.convert(raw, (), _node_loc(raw, file))
         except RecursionError as exc:
             raise SpecError(Problem("the YAML is nested too deeply", file)) from exc
+        if converter.problems:
+            raise SpecError(converter.problems)
         documents.append(YamlDocument(data, file, locations))
-        problems.extend(converter.problems)
     return documents, problems
 
 
@@ -197,7 +193,9 @@ class _Converter:
         self.locations.values.setdefault(path, loc)
         if isinstance(node, CommentedMap | CommentedSeq):
             if id(node) in self._active:
-                self.problems.append(Problem("recursive YAML alias", loc.file, loc.line))
+                self.problems.append(
+                    Problem("an alias refers to its own anchor", loc.file, loc.line, loc.column)
+                )
                 return None
             self._active.add(id(node))
             try:
