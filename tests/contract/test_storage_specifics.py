@@ -15,6 +15,7 @@ from selinon_backends.storage.postgresql import normalise_connection_string
 from selinon_backends.storage.redis import Redis
 from selinon_backends.storage.s3 import S3, S3Storage
 from selinon_core.datastorage import DataStorage
+from selinon_core.errors import BackendError, TransientBackendError
 
 from .conftest import Backend
 
@@ -183,3 +184,30 @@ def test_memory_json_copies_results() -> None:
     storage.store(None, FLOW, TASK, "id", result)
     result["list"].append(2)
     assert storage.retrieve(FLOW, TASK, "id") == {"list": [1]}
+
+
+# --------------------------------------------------------------------------- error mapping
+
+
+def test_missing_client_library_names_the_extra() -> None:
+    from selinon_backends.storage._errors import import_client
+
+    with pytest.raises(ImportError, match=r"install the `nosuch` extra"):
+        import_client("no_such_client_library", "nosuch")
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgresql_nul_character_is_a_backend_error(storage: DataStorage) -> None:
+    with pytest.raises(BackendError) as caught:
+        storage.store(None, FLOW, TASK, new_id(), {"text": "nul \x00 inside"})
+    assert not isinstance(caught.value, TransientBackendError)
+    assert caught.value.__cause__ is not None
+
+
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)
+def test_s3_missing_bucket_is_a_backend_error(backend: Backend) -> None:
+    storage = backend.make(bucket="no-such-bucket-here", create_bucket=False)
+    with storage:
+        with pytest.raises(BackendError, match="NoSuchBucket") as caught:
+            storage.store(None, FLOW, TASK, new_id(), 1)
+        assert not isinstance(caught.value, TransientBackendError)
