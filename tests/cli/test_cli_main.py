@@ -134,3 +134,41 @@ def test_console_script_reports_invalid_configuration_with_status_2(tmp_path: Pa
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert f"{nodes}:2:" in proc.stderr
+
+
+APP_DIR_NODES = """
+tasks:
+  - name: Probe
+    import: appdir_probe_tasks
+flows:
+  - probe
+flow-definitions:
+  - name: probe
+    edges:
+      - from:
+        to: Probe
+"""
+
+
+@pytest.mark.parametrize("from_environment", [False, True])
+def test_app_dir_makes_user_modules_importable(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, from_environment: bool
+) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "appdir_probe_tasks", raising=False)
+    code_dir = tmp_path / "code"
+    code_dir.mkdir()
+    (code_dir / "appdir_probe_tasks.py").write_text("class Probe:\n    pass\n", encoding="utf-8")
+    config = tmp_path / "system.yaml"
+    config.write_text(APP_DIR_NODES, encoding="utf-8")
+    args = ("inspect", "-n", str(config), "-f", str(config))
+    missing = cli(*args)
+    assert missing.code == 2
+    assert "appdir_probe_tasks" in missing.err
+    if from_environment:
+        monkeypatch.setenv("SELINON_APP_DIR", str(code_dir))
+        found = cli(*args)
+    else:
+        found = cli("--app-dir", str(code_dir), *args)
+    assert found.code == 0, found.err
+    monkeypatch.delitem(sys.modules, "appdir_probe_tasks", raising=False)
