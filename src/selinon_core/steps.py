@@ -168,7 +168,7 @@ class StepTx:
         info = self.table.nodes[name]
         nid = node_id(self.base.flow_id, self.seq)
         self.seq += 1
-        details = dict(why or {})
+        details = dict(why) if why else {}
         if info.is_flow:
             self._start_subflow(
                 name=name,
@@ -180,25 +180,27 @@ class StepTx:
                 details=details,
             )
         else:
+            task_parent = dict(parent)  # shared, read-only, by the action and the trace event
             self.actions.append(
                 RunTask(
-                    flow_id=self.base.flow_id,
-                    flow_name=self.base.flow_name,
-                    task_name=name,
-                    task_id=nid,
-                    node_args=self.node_args,
-                    parent=dict(parent),
-                    queue=info.queue,
-                    throttle_s=info.throttle_s,
-                    nowait=info.nowait,
-                    selective=self.selective,
+                    self.base.flow_id,
+                    self.base.flow_name,
+                    name,
+                    nid,
+                    self.node_args,
+                    task_parent,
+                    info.queue,
+                    info.throttle_s,
+                    info.nowait,
+                    self.selective,
                 )
             )
             self.emit(
                 TraceName.TASK_SCHEDULE,
                 task_name=name,
                 task_id=nid,
-                parent=dict(parent),
+                parent=task_parent,
+                selective_edge=False,
                 node_args=self.node_args,
                 queue=info.queue,
                 countdown=info.throttle_s,
@@ -249,6 +251,7 @@ class StepTx:
             queue=info.queue,
             countdown=info.throttle_s,
             child_selective=False if child_plan is None else child_plan.to_dict(),
+            selective_edge_conf=None if plan is None else plan.to_dict(),
             selective=self.selective_flag(),
             **details,
         )
