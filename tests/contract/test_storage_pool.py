@@ -345,3 +345,11 @@ def test_disconnect_all(trace: Collector) -> None:
         assert adapter.is_connected()
     assert not adapter.is_connected()
     assert trace.names() == [T.STORAGE_CONNECT, T.STORAGE_DISCONNECT]
+
+
+def test_untraced_pool_skips_a_cache_that_keeps_nothing() -> None:
+    pool = StoragePool(make_system())  # default cache: LRU with max_cache_size 0
+    pool.store(None, FLOW, "Task1", "id-1", "value")
+    assert pool.retrieve(FLOW, "Task1", "id-1") == "value"
+    assert pool._slots["Store"].cache_keeps_nothing
+    assert len(pool._slots["Store"].cache) == 0  # type: ignore[arg-type]

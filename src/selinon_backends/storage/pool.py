@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 from selinon_backends.caches import build_cache
@@ -54,6 +54,8 @@ class _Slot:
         self.call_lock: Any = (
             nullcontext() if getattr(adapter, "thread_safe", False) else threading.RLock()
         )
+        # A cache that keeps nothing only matters for its trace events.
+        self.cache_keeps_nothing = getattr(cache, "max_cache_size", None) == 0
 
 
 class StoragePool:
@@ -76,6 +78,7 @@ class StoragePool:
         self._trace = trace
         self._clock = clock
         self._slots: dict[str, _Slot] = {}
+        self._routes: dict[str, tuple[str, str, bool]] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ adapters
@@ -94,7 +97,7 @@ class StoragePool:
         if not slot.adapter.is_connected():
             with slot.connect_lock:
                 if not slot.adapter.is_connected():
-                    self._emit(TraceName.STORAGE_CONNECT, storage_name=storage_name)
+                    self._emit(TraceName.STORAGE_CONNECT, {"storage_name": storage_name})
                     slot.adapter.connect()
         return slot.adapter
 
@@ -115,11 +118,11 @@ class StoragePool:
             slots = dict(self._slots)
         for name, slot in slots.items():
             if slot.adapter.is_connected():
-                self._emit(TraceName.STORAGE_DISCONNECT, storage_name=name)
+                self._emit(TraceName.STORAGE_DISCONNECT, {"storage_name": name})
                 try:
                     slot.adapter.disconnect()
                 except Exception as exc:  # a failing disconnect must not stop the others
-                    self._emit(TraceName.STORAGE_ISSUE, storage_name=name, what=repr(exc))
+                    self._emit(TraceName.STORAGE_ISSUE, {"storage_name": name}, what=_describe(exc))
 
     close = disconnect_all
 
@@ -147,14 +150,20 @@ class StoragePool:
             "storage_name": storage_name,
             "task_id": task_id,
         }
-        found, result = self._cache_get(slot, details)
-        if found:
-            return result
-        self._emit(TraceName.STORAGE_RETRIEVE, **details)
-        with self._storage_issues(details, reads=True), slot.call_lock:
-            result = slot.adapter.retrieve(flow_name, storage_task_name, task_id)
-        self._emit(TraceName.STORAGE_RETRIEVED, **details)
-        self._cache_add(slot, details, result)
+        use_cache = self._trace is not None or not slot.cache_keeps_nothing
+        if use_cache:
+            found, result = self._cache_get(slot, details)
+            if found:
+                return result
+        self._emit(TraceName.STORAGE_RETRIEVE, details)
+        try:
+            with slot.call_lock:
+                result = slot.adapter.retrieve(flow_name, storage_task_name, task_id)
+        except Exception as exc:
+            raise self._read_failure(exc, details) from exc
+        self._emit(TraceName.STORAGE_RETRIEVED, details)
+        if use_cache:
+            self._cache_add(slot, details, result)
         return result
 
     def get(self, *, flow_name: str, task_name: str, task_id: str) -> Any:
@@ -179,10 +188,9 @@ class StoragePool:
             ResultMissing: the task has no storage (or is ``storage_read_only``).
             Exception: whatever the adapter raised (the task fails and may be retried).
         """
-        spec = self.system.spec.task(task_name)
-        if not spec.stores_results:
+        storage_name, storage_task_name, writable = self._route(task_name)
+        if not writable:
             raise ResultMissing(f"task {task_name!r} has no writable storage configured")
-        storage_name, storage_task_name = spec.storage or "", spec.effective_storage_task_name
         slot = self._connected_slot(storage_name)
         details = {
             "flow_name": flow_name,
@@ -192,10 +200,16 @@ class StoragePool:
             "task_id": task_id,
             "node_args": node_args,
         }
-        self._emit(TraceName.STORAGE_STORE, **details)
-        with self._storage_issues(details, reads=False), slot.call_lock:
-            record_id = slot.adapter.store(node_args, flow_name, storage_task_name, task_id, result)
-        self._emit(TraceName.STORAGE_STORED, **details, record_id=_jsonable_id(record_id))
+        self._emit(TraceName.STORAGE_STORE, details)
+        try:
+            with slot.call_lock:
+                record_id = slot.adapter.store(
+                    node_args, flow_name, storage_task_name, task_id, result
+                )
+        except Exception as exc:
+            self._emit(TraceName.STORAGE_ISSUE, details, what=_describe(exc))
+            raise
+        self._emit(TraceName.STORAGE_STORED, details, record_id=_jsonable_id(record_id))
         return record_id
 
     set = store
@@ -227,22 +241,22 @@ class StoragePool:
             "error_value": str(exc_info[1]),
         }
         if not spec.stores_results:
-            self._emit(TraceName.STORAGE_OMIT_STORE_ERROR, **details)
+            self._emit(TraceName.STORAGE_OMIT_STORE_ERROR, details)
             return False
         details["storage_name"] = spec.storage
         details["storage_task_name"] = spec.effective_storage_task_name
         try:
             slot = self._connected_slot(spec.storage or "")
-            self._emit(TraceName.STORAGE_STORE_ERROR, **details)
+            self._emit(TraceName.STORAGE_STORE_ERROR, details)
             with slot.call_lock:
                 slot.adapter.store_error(
                     node_args, flow_name, spec.effective_storage_task_name, task_id, exc_info
                 )
         except NotImplementedError:
-            self._emit(TraceName.STORAGE_OMIT_STORE_ERROR, **details)
+            self._emit(TraceName.STORAGE_OMIT_STORE_ERROR, details)
             return False
         except Exception as exc:
-            self._emit(TraceName.STORAGE_ISSUE, **details, what=_describe(exc))
+            self._emit(TraceName.STORAGE_ISSUE, details, what=_describe(exc))
             return False
         return True
 
@@ -260,10 +274,14 @@ class StoragePool:
             "storage_name": storage_name,
             "task_id": task_id,
         }
-        self._emit(TraceName.STORAGE_DELETE, **details)
-        with self._storage_issues(details, reads=False), slot.call_lock:
-            slot.adapter.delete(flow_name, storage_task_name, task_id)
-        self._emit(TraceName.STORAGE_DELETED, **details)
+        self._emit(TraceName.STORAGE_DELETE, details)
+        try:
+            with slot.call_lock:
+                slot.adapter.delete(flow_name, storage_task_name, task_id)
+        except Exception as exc:
+            self._emit(TraceName.STORAGE_ISSUE, details, what=_describe(exc))
+            raise
+        self._emit(TraceName.STORAGE_DELETED, details)
 
     # ------------------------------------------------------------------ internals
 
@@ -277,12 +295,15 @@ class StoragePool:
         return slot
 
     def _connected_slot(self, storage_name: str) -> _Slot:
+        slot = self._slots.get(storage_name)
+        if slot is not None and slot.adapter.is_connected():
+            return slot
         try:
             self.get_connected_storage(storage_name)
         except SelinonError:
             raise
         except Exception as exc:
-            self._emit(TraceName.STORAGE_ISSUE, storage_name=storage_name, what=_describe(exc))
+            self._emit(TraceName.STORAGE_ISSUE, {"storage_name": storage_name}, what=_describe(exc))
             raise TransientBackendError(
                 f"storage {storage_name!r} cannot connect: {_describe(exc)}"
             ) from exc
@@ -309,32 +330,41 @@ class StoragePool:
             ) from exc
         return _Slot(adapter, build_cache(spec.cache, self.system))
 
+    def _route(self, task_name: str) -> tuple[str, str, bool]:
+        """``(storage name or "", storage task name, stores results)`` of a task, memoised."""
+        route = self._routes.get(task_name)
+        if route is None:
+            spec = self.system.spec.task(task_name)
+            route = (spec.storage or "", spec.effective_storage_task_name, spec.stores_results)
+            self._routes[task_name] = route
+        return route
+
     def _task_storage(self, task_name: str, task_id: str) -> tuple[str, str]:
-        spec = self.system.spec.task(task_name)
-        if spec.storage is None:
+        storage_name, storage_task_name, _ = self._route(task_name)
+        if not storage_name:
             raise ResultMissing(
                 f"task {task_name!r} has no storage configured, so the result of task id "
                 f"{task_id!r} was not kept"
             )
-        return spec.storage, spec.effective_storage_task_name
+        return storage_name, storage_task_name
 
     def _cache_get(self, slot: _Slot, details: dict[str, Any]) -> tuple[bool, Any]:
-        self._emit(TraceName.TASK_RESULT_CACHE_GET, **details)
+        self._emit(TraceName.TASK_RESULT_CACHE_GET, details)
         try:
             result = slot.cache.get(
                 details["task_id"], task_name=details["task_name"], flow_name=details["flow_name"]
             )
         except CacheMissError as exc:
-            self._emit(TraceName.TASK_RESULT_CACHE_MISS, **details, what=str(exc))
+            self._emit(TraceName.TASK_RESULT_CACHE_MISS, details, what=str(exc))
             return False, None
         except Exception as exc:
-            self._emit(TraceName.TASK_RESULT_CACHE_ISSUE, **details, what=_describe(exc))
+            self._emit(TraceName.TASK_RESULT_CACHE_ISSUE, details, what=_describe(exc))
             return False, None
-        self._emit(TraceName.TASK_RESULT_CACHE_HIT, **details)
+        self._emit(TraceName.TASK_RESULT_CACHE_HIT, details)
         return True, result
 
     def _cache_add(self, slot: _Slot, details: dict[str, Any], result: Any) -> None:
-        self._emit(TraceName.TASK_RESULT_CACHE_ADD, **details)
+        self._emit(TraceName.TASK_RESULT_CACHE_ADD, details)
         try:
             slot.cache.add(
                 details["task_id"],
@@ -343,33 +373,27 @@ class StoragePool:
                 flow_name=details["flow_name"],
             )
         except Exception as exc:
-            self._emit(TraceName.TASK_RESULT_CACHE_ISSUE, **details, what=_describe(exc))
+            self._emit(TraceName.TASK_RESULT_CACHE_ISSUE, details, what=_describe(exc))
 
-    @contextmanager
-    def _storage_issues(self, details: dict[str, Any], *, reads: bool) -> Iterator[None]:
-        """Trace adapter failures; on reads, turn foreign exceptions into transient errors."""
-        try:
-            yield
-        except ResultMissing:
-            raise
-        except (KeyError, FileNotFoundError) as exc:
-            if not reads:
-                raise
-            raise ResultMissing(
+    def _read_failure(self, exc: Exception, details: dict[str, Any]) -> Exception:
+        """What a failed adapter read raises: foreign exceptions become engine errors."""
+        if isinstance(exc, ResultMissing):
+            return exc
+        if isinstance(exc, KeyError | FileNotFoundError):
+            return ResultMissing(
                 f"storage {details['storage_name']!r}: no result for task id "
                 f"{details['task_id']!r} ({_describe(exc)})"
-            ) from exc
-        except Exception as exc:
-            self._emit(TraceName.STORAGE_ISSUE, **details, what=_describe(exc))
-            if not reads or isinstance(exc, SelinonError):
-                raise
-            raise TransientBackendError(
-                f"storage {details['storage_name']!r} failed: {_describe(exc)}"
-            ) from exc
+            )
+        self._emit(TraceName.STORAGE_ISSUE, details, what=_describe(exc))
+        if isinstance(exc, SelinonError):
+            return exc
+        return TransientBackendError(
+            f"storage {details['storage_name']!r} failed: {_describe(exc)}"
+        )
 
-    def _emit(self, name: TraceName, **details: Any) -> None:
+    def _emit(self, name: TraceName, details: dict[str, Any], **extra: Any) -> None:
         if self._trace is not None:
-            self._trace(TraceEvent(name, self._clock(), details))
+            self._trace(TraceEvent(name, self._clock(), {**details, **extra}))
 
 
 class StoragePoolView:
