@@ -85,6 +85,7 @@ def test_spec_error_escaping_a_command_is_listed_not_raised(
     assert capsys.readouterr().err.splitlines() == [
         "a.yaml:3:7: unknown node 'Tsk' (did you mean 'Task'?)",
         "b.yaml:1: flow 'f' has no edges",
+        "Configuration is invalid: 2 errors.",
     ]
 
 

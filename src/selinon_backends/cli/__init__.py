@@ -18,7 +18,7 @@ from selinon_backends.cli.app import (
     EXIT_OK,
     PROG_NAME,
     app,
-    report_problems,
+    report_spec_error,
 )
 from selinon_core.errors import SpecError
 
@@ -79,7 +79,7 @@ def run(application: typer.Typer, argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return _exit_status(exc.code)
     except SpecError as exc:
-        report_problems(exc.problems)
+        report_spec_error(exc)
         return EXIT_INVALID
     return EXIT_OK
 

@@ -43,6 +43,7 @@ __all__ = [
     "exit_on_spec_error",
     "flow_paths",
     "report_problems",
+    "report_spec_error",
 ]
 
 PROG_NAME = "selinon-cli"
@@ -212,8 +213,13 @@ def exit_on_spec_error() -> Iterator[None]:
     try:
         yield
     except SpecError as exc:
-        count = len(exc.problems)
-        noun = "error" if count == 1 else "errors"
-        report_problems(exc.problems)
-        typer.echo(f"Configuration is invalid: {count} {noun}.", err=True)
+        report_spec_error(exc)
         raise typer.Exit(EXIT_INVALID) from None
+
+
+def report_spec_error(error: SpecError) -> None:
+    """Write every problem of ``error`` to stderr, then how many there were."""
+    report_problems(error.problems)
+    count = len(error.problems)
+    noun = "error" if count == 1 else "errors"
+    typer.echo(f"Configuration is invalid: {count} {noun}.", err=True)
