@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import typer
 
-from selinon_backends.cli import run
+from selinon_backends.cli import register_commands, run
 from selinon_backends.cli.version_cmd import SELINON_COMPATIBILITY, VersionInfo, version_info
 from selinon_core.errors import Problem, SpecError
 
@@ -173,3 +173,46 @@ def test_app_dir_makes_user_modules_importable(
         found = cli("--app-dir", str(code_dir), *args)
     assert found.code == 0, found.err
     monkeypatch.delitem(sys.modules, "appdir_probe_tasks", raising=False)
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "stderr"), [(None, 0, ""), (4, 4, ""), ("gave up", 1, "gave up\n")]
+)
+def test_sys_exit_in_a_command_becomes_the_status(
+    capsys: pytest.CaptureFixture[str], code: object, status: int, stderr: str
+) -> None:
+    application = typer.Typer()
+
+    @application.command()
+    def leave() -> None:
+        sys.exit(code)  # type: ignore[arg-type]
+
+    assert run(application, []) == status
+    assert capsys.readouterr().err == stderr
+
+
+def test_register_commands_skips_only_absent_optional_modules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    package = tmp_path / "cmdprobe"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "hello.py").write_text(
+        "def register(app):\n    app.command(name='hello')(lambda: print('hi'))\n",
+        encoding="utf-8",
+    )
+    (package / "broken.py").write_text("import cmdprobe_missing_dependency\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("cmdprobe", "cmdprobe.hello", "cmdprobe.broken"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    application = typer.Typer()
+    registered = register_commands(
+        application, ["cmdprobe.hello", "cmdprobe.absent"], optional=True
+    )
+    assert registered == ["cmdprobe.hello"]
+    with pytest.raises(ModuleNotFoundError):
+        register_commands(application, ["cmdprobe.absent"])
+    with pytest.raises(ModuleNotFoundError, match="cmdprobe_missing_dependency"):
+        register_commands(application, ["cmdprobe.broken"], optional=True)
+    assert run(application, []) == 0  # a single command is the whole application
+    assert capsys.readouterr().out == "hi\n"

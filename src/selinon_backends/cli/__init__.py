@@ -8,7 +8,7 @@ ones in :data:`OPTIONAL_COMMAND_MODULES` when the module exists in this installa
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import typer
 
@@ -22,7 +22,14 @@ from selinon_backends.cli.app import (
 )
 from selinon_core.errors import SpecError
 
-__all__ = ["COMMAND_MODULES", "OPTIONAL_COMMAND_MODULES", "app", "main", "run"]
+__all__ = [
+    "COMMAND_MODULES",
+    "OPTIONAL_COMMAND_MODULES",
+    "app",
+    "main",
+    "register_commands",
+    "run",
+]
 
 COMMAND_MODULES: tuple[str, ...] = ("inspect_cmd", "version_cmd")
 """Sub-command modules of this package that every installation has."""
@@ -31,21 +38,35 @@ OPTIONAL_COMMAND_MODULES: tuple[str, ...] = ("execute", "plot", "migrate", "work
 """Sub-command modules attached only when present (they land in later releases)."""
 
 
-def _register_commands() -> None:
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"{__name__}.{name}").register(app)
-    for name in OPTIONAL_COMMAND_MODULES:
-        qualified = f"{__name__}.{name}"
+def register_commands(
+    application: typer.Typer, modules: Iterable[str], *, optional: bool = False
+) -> list[str]:
+    """Call ``register(application)`` of every module named in ``modules``.
+
+    Args:
+        application: the typer application to attach the commands to.
+        modules: fully qualified module names.
+        optional: skip a module that does not exist (a missing import *inside* an existing
+            module is still an error).
+
+    Returns:
+        The modules whose commands were registered.
+    """
+    registered = []
+    for qualified in modules:
         try:
             module = importlib.import_module(qualified)
         except ModuleNotFoundError as exc:
-            if exc.name != qualified:
-                raise  # the module exists but one of its own imports is missing
+            if not optional or exc.name != qualified:
+                raise
             continue
-        module.register(app)
+        module.register(application)
+        registered.append(qualified)
+    return registered
 
 
-_register_commands()
+register_commands(app, (f"{__name__}.{name}" for name in COMMAND_MODULES))
+register_commands(app, (f"{__name__}.{name}" for name in OPTIONAL_COMMAND_MODULES), optional=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,7 +102,7 @@ def run(application: typer.Typer, argv: Sequence[str] | None = None) -> int:
     except SpecError as exc:
         report_spec_error(exc)
         return EXIT_INVALID
-    return EXIT_OK
+    return EXIT_OK  # not reached: click's standalone mode always ends with SystemExit
 
 
 def _exit_status(code: object) -> int:

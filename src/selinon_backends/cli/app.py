@@ -195,10 +195,8 @@ def flow_paths(values: Sequence[str] | None) -> list[Path]:
     return [Path(value) for value in values or ()]
 
 
-def report_problems(problems: Sequence[Problem], *, title: str | None = None) -> None:
+def report_problems(problems: Sequence[Problem]) -> None:
     """Write problems to stderr, one per line as ``file:line:col: message (hint)``."""
-    if title:
-        typer.echo(title, err=True)
     for problem in problems:
         typer.echo(str(problem), err=True)
 
