@@ -36,6 +36,8 @@ class Reference:
         name: the attribute.
         what: what it is, for messages ("task class", "foreach function", ...).
         key: the YAML key holding the attribute name.
+        kwargs: the keyword arguments it will be constructed with (storages and caches), to
+            check against its signature; ``None`` when not applicable.
     """
 
     path: Path_
@@ -43,10 +45,13 @@ class Reference:
     name: str
     what: str
     key: str
+    kwargs: Any = None
 
 
 def _cache_refs(cache: CacheSpec, path: Path_) -> Reference:
-    return Reference((*path, "cache"), cache.import_, cache.name, "cache class", "name")
+    return Reference(
+        (*path, "cache"), cache.import_, cache.name, "cache class", "name", cache.configuration
+    )
 
 
 def references(pieces: Pieces) -> Iterator[Reference]:
@@ -64,7 +69,14 @@ def references(pieces: Pieces) -> Iterator[Reference]:
         )
     for i, storage in pieces.storages:
         path = ("storages", i)
-        yield Reference(path, storage.import_, storage.classname, "storage class", "classname")
+        yield Reference(
+            path,
+            storage.import_,
+            storage.classname,
+            "storage class",
+            "classname",
+            storage.configuration,
+        )
         yield _cache_refs(storage.cache, path)
     for i, flow in pieces.flows:
         path = ("flow-definitions", i)
@@ -131,28 +143,77 @@ def check_references(pieces: Pieces, check_imports: bool, rep: Reporter) -> list
     """Import every referenced callable; report failures; return the references that resolved."""
     importer = _Importer(check_imports)
     resolved: list[Reference] = []
+    storage_classes: dict[int, Any] = {}
     for ref in references(pieces):
-        module = importer.module(ref.module)
-        if module is None:
-            continue
-        if isinstance(module, str):
-            rep.error(
-                (*ref.path, "import"), module, "check 'import' and that the module is importable"
-            )
-            continue
-        found = getattr(module, ref.name, None)
+        found = _resolve(importer, ref, rep)
         if found is None:
-            public = [n for n in dir(module) if not n.startswith("_")]
-            rep.error(
-                (*ref.path, ref.key),
-                f"{ref.what} {ref.name!r} not found in module {ref.module!r}",
-                did_you_mean(ref.name, public),
-            )
             continue
         resolved.append(ref)
         if ref.what == "sampling strategy":
             _check_sampling(found, ref, pieces, rep)
+        if isinstance(ref.kwargs, dict):
+            _check_kwargs(found, ref, rep)
+        if ref.what == "storage class" and isinstance(ref.path[1], int):
+            storage_classes[ref.path[1]] = found
+    _check_trace_methods(pieces, storage_classes, rep)
     return resolved
+
+
+def _resolve(importer: _Importer, ref: Reference, rep: Reporter) -> Any:
+    module = importer.module(ref.module)
+    if module is None:
+        return None
+    if isinstance(module, str):
+        rep.error((*ref.path, "import"), module, "check 'import' and that the module is importable")
+        return None
+    found = getattr(module, ref.name, None)
+    if found is None:
+        public = [n for n in dir(module) if not n.startswith("_")]
+        rep.error(
+            (*ref.path, ref.key),
+            f"{ref.what} {ref.name!r} not found in module {ref.module!r}",
+            did_you_mean(ref.name, public),
+        )
+        return None
+    if not callable(found):
+        rep.error((*ref.path, ref.key), f"{ref.what} {ref.name!r} is not callable")
+        return None
+    return found
+
+
+def _check_kwargs(target: Any, ref: Reference, rep: Reporter) -> None:
+    """Check a storage's or cache's ``configuration`` mapping against its constructor."""
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    named = {n for n, p in params.items() if p.kind in kinds}
+    required = {n for n in named if params[n].default is inspect.Parameter.empty}
+    given = set(ref.kwargs)
+    path = (*ref.path, "configuration")
+    for name in sorted(required - given):
+        rep.error(path, f"{ref.what} {ref.name!r} needs configuration key {name!r}")
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    for name in sorted(given - named):
+        hint = did_you_mean(name, named) or (
+            f"it accepts {', '.join(sorted(named))}" if named else "it accepts no keys"
+        )
+        rep.error((*path, name), f"{ref.what} {ref.name!r} has no configuration key {name!r}", hint)
+
+
+def _check_trace_methods(pieces: Pieces, classes: dict[int, Any], rep: Reporter) -> None:
+    by_name = {s.name: classes[i] for i, s in pieces.storages if i in classes}
+    for k, sink in enumerate(pieces.global_.trace):
+        if sink.storage is None or sink.storage.name not in by_name:
+            continue
+        if not callable(getattr(by_name[sink.storage.name], sink.storage.method, None)):
+            rep.warn(
+                ("global", "trace", k, "storage", "method"),
+                f"storage {sink.storage.name!r} has no method {sink.storage.method!r}; "
+                "trace events sent to it will fail",
+            )
 
 
 def _check_sampling(fn: Any, ref: Reference, pieces: Pieces, rep: Reporter) -> None:

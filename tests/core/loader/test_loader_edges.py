@@ -143,3 +143,39 @@ def test_nodes_file_problems() -> None:
 def test_flow_list_entry_not_a_mapping() -> None:
     found = errors(NODES, "- 5\n", FLOW2)
     assert any("a flow file must be a mapping" in m for m in found)
+
+
+def test_storage_configuration_checked_against_the_adapter() -> None:
+    nodes = NODES.replace(
+        "    import: myapp.storages\n    classname: MyStorage\n    configuration: {echo: false}\n",
+        "    import: selinon.storages.memory\n    classname: InMemoryStorage\n"
+        "    configuration: {echoo: false}\n",
+    )
+    found = errors(nodes, flow1(), FLOW2)
+    assert any(
+        "storage class 'InMemoryStorage' has no configuration key 'echoo'" in m
+        and "(did you mean 'echo'?)" in m
+        and "<nodes>:12:" in m
+        for m in found
+    ), found
+
+
+def test_cache_configuration_checked_against_the_cache_class() -> None:
+    keys = "    cache: {name: LRU, configuration: {max_size: 3}}\n"
+    found = errors(NODES, flow1(keys), FLOW2)
+    assert any("cache class 'LRU' has no configuration key 'max_size'" in m for m in found)
+
+
+def test_referenced_attribute_must_be_callable() -> None:
+    edge = (
+        "      - from: Task1\n        to: Task2\n"
+        "        foreach: {function: __name__, import: myapp.foreach}\n"
+    )
+    found = errors(NODES, flow1(extra_edges=edge), FLOW2)
+    assert any("foreach function '__name__' is not callable" in m for m in found)
+
+
+def test_trace_storage_without_the_method_is_a_warning() -> None:
+    nodes = NODES + "global:\n  trace:\n    - storage: {name: S1, method: record}\n"
+    system = load_system_from_texts(nodes, [flow1(), FLOW2])
+    assert any("storage 'S1' has no method 'record'" in str(w) for w in system.warnings)
