@@ -232,11 +232,11 @@ class Dispatcher:
     # ------------------------------------------------------------------ flow end
 
     def _settle(self, tx: StepTx) -> Step:
-        if not tx.fail_now and not tx.active and tx.failed:
+        if not tx.fail_now and not tx.running() and tx.failed:
             run_fallbacks(tx)
-        if tx.fail_now or (not tx.active and tx.failed):
+        if tx.fail_now or (not tx.running() and tx.failed):
             self._fail(tx)
-        elif not tx.active:
+        elif not tx.running():
             summary = tx.summary(ok=True)
             tx.status = "succeeded"
             tx.emit(TraceName.FLOW_END, node_args=tx.node_args, state=summary)
@@ -259,7 +259,7 @@ class Dispatcher:
             retried_count=tx.retried_count,
             will_retry=decision.retry,
             state=summary,
-            active_nodes=sorted(tx.active.keys()),
+            active_nodes=sorted(tx.active.keys()) if tx.running() else [],
         )
         if decision.retry:
             tx.retried_count = decision.retried_count

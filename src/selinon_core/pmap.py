@@ -20,6 +20,7 @@ V = TypeVar("V")
 
 _BITS = 5
 _MASK = (1 << _BITS) - 1
+_BULK_MIN = 8
 
 Cons: TypeAlias = "tuple[Any, Cons] | None"
 """An immutable singly linked list, newest element first: ``(value, rest)`` or ``None``."""
@@ -156,6 +157,25 @@ def _delete(node: _Node, shift: int, h: int, key: Any) -> tuple[_Node | None, bo
     return _replaced(node, pos, rest), True
 
 
+def _build(leaves: list[_Leaf], shift: int) -> _Node:
+    """A node holding ``leaves`` (distinct keys), built bottom-up in one pass."""
+    groups: dict[int, list[_Leaf]] = {}
+    for leaf in leaves:
+        groups.setdefault((leaf.h >> shift) & _MASK, []).append(leaf)
+    bitmap = 0
+    slots: list[Any] = []
+    for idx in sorted(groups):
+        group = groups[idx]
+        bitmap |= 1 << idx
+        if len(group) == 1:
+            slots.append(group[0])
+        elif len({leaf.h for leaf in group}) == 1:
+            slots.append(_Bucket(group[0].h, tuple((leaf.key, leaf.value) for leaf in group)))
+        else:
+            slots.append(_build(group, shift + _BITS))
+    return _Node(bitmap, tuple(slots))
+
+
 def _walk(node: _Node) -> Iterator[tuple[Any, Any]]:
     for slot in node.slots:
         kind = type(slot)
@@ -230,6 +250,22 @@ class PMap(Generic[K, V]):
         """A new map with ``key`` bound to ``value``."""
         root, added = _set(self._root or _EMPTY, 0, _Leaf(hash(key), key, value))
         return PMap(root, self._len + added)
+
+    def update(self, pairs: list[tuple[K, V]]) -> PMap[K, V]:
+        """A new map with all ``pairs`` added (later pairs win).
+
+        A batch larger than the map rebuilds it in one pass (O(len + batch)), which is much
+        cheaper than that many ``set`` calls; a small batch is applied with ``set``.
+        """
+        if len(pairs) <= self._len or len(pairs) < _BULK_MIN:
+            result = self
+            for key, value in pairs:
+                result = result.set(key, value)
+            return result
+        merged = dict(self.items())
+        merged.update(pairs)
+        leaves = [_Leaf(hash(key), key, value) for key, value in merged.items()]
+        return PMap(_build(leaves, 0), len(leaves))
 
     def delete(self, key: K) -> PMap[K, V]:
         """A new map without ``key`` (the same map when ``key`` is absent)."""

@@ -47,6 +47,7 @@ class StepTx:
         "retried_count",
         "selective",
         "seq",
+        "started",
         "status",
         "system",
         "table",
@@ -76,6 +77,7 @@ class StepTx:
         self.timer_id = state.timer_id
         self.selective: SelectivePlan | None = state.selective
         self.fail_now = False
+        self.started: list[tuple[str, str]] = []
         self.pending: list[tuple[str, str, FlowSummary | None]] = []
         self.actions: list[Action] = []
         self.trace: list[TraceEvent] = []
@@ -116,8 +118,16 @@ class StepTx:
         """The flow's summary as of now."""
         return summarize(self.base.flow_name, self.base.flow_id, ok, self.log, self.failed)
 
+    def running(self) -> bool:
+        """Whether some node is running (nodes started in this step included)."""
+        if self.started:
+            self.active = self.active.update(self.started)
+            self.started = []
+        return bool(self.active)
+
     def commit(self) -> FlowState:
         """The new flow state (version + 1)."""
+        self.running()
         base = self.base
         return FlowState(
             flow_id=base.flow_id,
@@ -208,7 +218,7 @@ class StepTx:
                 **details,
             )
         if not info.nowait:
-            self.active = self.active.set(nid, name)
+            self.started.append((nid, name))  # added to ``active`` in bulk by running()
         return nid
 
     def _start_subflow(

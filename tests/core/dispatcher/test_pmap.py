@@ -98,3 +98,37 @@ def test_cons_helpers() -> None:
     assert cons_list(items) == [1, 2, 3]
     assert cons_len(items) == 3
     assert cons_list(None) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(KEYS, st.integers()), max_size=30),
+    st.lists(st.tuples(KEYS, st.integers()), max_size=60),
+)
+def test_pmap_update_matches_dict(
+    first: list[tuple[object, int]], batch: list[tuple[object, int]]
+) -> None:
+    base: PMap[object, int] = PMap.from_items(first)
+    model = dict(first)
+    updated = base.update(batch)
+    model.update(batch)
+    assert updated.to_dict() == model
+    assert len(updated) == len(model)
+    assert all(updated.get(k) == v for k, v in model.items())
+    assert base.to_dict() == dict(first)  # the original is untouched
+
+
+def test_pmap_bulk_update_with_full_hash_collisions() -> None:
+    keys = [Colliding(name, 7) for name in "abcdefghij"]
+    pm = PMap[Colliding, int]().update([(k, i) for i, k in enumerate(keys)])
+    assert len(pm) == 10
+    assert pm.get(keys[3]) == 3
+    assert pm.delete(keys[3]).get(keys[3]) is None
+
+
+def test_pmap_emptied_child_node_is_removed() -> None:
+    a, b, c = Colliding("a", 1), Colliding("b", 33), Colliding("c", 2)
+    pm = PMap[Colliding, int]().set(a, 1).set(b, 2).set(c, 3)
+    emptied = pm.delete(a).delete(b)
+    assert emptied.to_dict() == {c: 3}
+    assert emptied.delete(c) == PMap()
