@@ -164,7 +164,8 @@ def _resolve(importer: _Importer, ref: Reference, rep: Reporter) -> Any:
     if module is None:
         return None
     if isinstance(module, str):
-        rep.error((*ref.path, "import"), module, "check 'import' and that the module is importable")
+        hint = None if module.startswith("Selinon") else "check that the module is importable"
+        rep.error((*ref.path, "import"), module, hint)
         return None
     found = getattr(module, ref.name, None)
     if found is None:

@@ -69,7 +69,7 @@ def _check_name(name: str, kind: str, path: Path_, rep: Reporter) -> None:
     if not NODE_NAME_RE.match(name):
         rep.error(
             path,
-            f"invalid {kind} name {name!r}",
+            f"invalid {kind} name {name!r}" if kind == "flow" else "invalid name",
             "use letters, digits and '_', not starting with a digit",
         )
 
@@ -80,7 +80,7 @@ def _check_node_names(pieces: Pieces, rep: Reporter) -> None:
         path: Path_ = ("tasks", i, "name")
         _check_name(task.name, "task", path, rep)
         if task.name in seen:
-            rep.error(path, f"task {task.name!r} is defined twice")
+            rep.error(path, "another task has the same name")
         seen[task.name] = "task"
     listed: set[str] = set()
     for k, name in pieces.listed:
@@ -102,9 +102,9 @@ def _check_storages(pieces: Pieces, rep: Reporter) -> None:
     for i, storage in pieces.storages:
         path: Path_ = ("storages", i, "name")
         if storage.name in seen:
-            rep.error(path, f"storage {storage.name!r} is defined twice")
+            rep.error(path, "another storage has the same name")
         elif storage.name in tasks:
-            rep.error(path, f"storage {storage.name!r} has the same name as a task")
+            rep.error(path, "a task has the same name")
         seen.add(storage.name)
         if storage.configuration is None or storage.configuration in ({}, [], ""):
             rep.error(
@@ -157,13 +157,13 @@ def _check_listing(pieces: Pieces, rep: Reporter) -> None:
     for i, flow in pieces.flows:
         path: Path_ = ("flow-definitions", i, "name")
         if flow.name in defined:
-            rep.error(path, f"flow {flow.name!r} is defined twice")
+            rep.error(path, "defined twice (each flow has one definition)")
             continue
         defined[flow.name] = i
         if flow.name not in listed:
             rep.error(
                 path,
-                f"flow {flow.name!r} is defined but not listed in 'flows'",
+                "defined but not listed in 'flows'",
                 did_you_mean(flow.name, listed) or "add it to the 'flows' list of the nodes file",
             )
     broken = pieces.broken_names("flow-definitions")

@@ -92,18 +92,39 @@ def _report(
         rep.error(full, _value_message(key, errors))
 
 
+_NAMES = "a node name or a list of node names"
+_EXPECTED: Mapping[str, str] = {
+    **dict.fromkeys(("from", "to", "nowait", "nodes", "tasks"), _NAMES),
+    **dict.fromkeys(("eager_failures", "fallback"), f"true, {_NAMES}"),
+    **dict.fromkeys(
+        (
+            "run_subsequent",
+            "propagate_node_args",
+            "propagate_parent",
+            "propagate_finished",
+            "propagate_compound_finished",
+            "propagate_failures",
+            "propagate_compound_failures",
+            "propagate_parent_failures",
+        ),
+        f"a boolean, {_NAMES}",
+    ),
+}
+
+
 def _value_message(key: str | int | None, errors: list[dict[str, Any]]) -> str:
     what = f"{key!r}" if isinstance(key, str) else ("entry" if key is not None else "value")
+    kind = errors[0]["type"]
     messages = list(dict.fromkeys(_short(e) for e in errors))
     got = _short_repr(errors[0].get("input"))
-    if errors[0]["type"] in ("too_short", "tuple_type") and errors[0].get("input") in (
-        [],
-        (),
-        None,
-    ):
+    if kind in ("too_short", "tuple_type") and errors[0].get("input") in ([], (), None):
         return f"{what} must not be empty"
-    if errors[0]["type"] in ("model_type", "dict_type", "model_attributes_type"):
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
         return f"{what} must be a mapping, got {got}"
+    if kind == "value_error":
+        return " or ".join(messages)
+    if isinstance(key, str) and key in _EXPECTED and kind != "too_short":
+        return f"{what} must be {_EXPECTED[key]} (got {got})"
     return f"invalid {what}: {' or '.join(messages)} (got {got})"
 
 
