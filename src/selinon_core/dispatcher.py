@@ -212,6 +212,7 @@ class Dispatcher:
 
     def _node_failed(self, tx: StepTx, name: str, event: NodeFailed | SubflowFailed) -> None:
         tx.active = tx.active.delete(event.node_id)
+        tx.args_pending = False  # node_args_from_first: the first task left no result
         what: Any
         if isinstance(event, NodeFailed):
             what = {"type": event.error.type, "message": event.error.message}

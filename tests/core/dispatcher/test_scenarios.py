@@ -627,6 +627,23 @@ def test_nowait_subflow_is_not_awaited() -> None:
     assert "EVENT_IGNORED" in sim.trace_names()  # the child's late report
 
 
+def test_node_args_from_first_when_the_first_task_fails() -> None:
+    flows = {
+        "f": {
+            "edges": [edge(None, "T1"), edge("T1", "T2")],
+            "node_args_from_first": True,
+            "failures": [{"nodes": "T1", "fallback": "F"}],
+        },
+        "F2": {"edges": [edge(None, "X")]},
+    }
+    sim = run_to_completion(make_dispatcher(flows), "f", {"orig": 1}, fail=("T1",))
+    assert [(r.task_name, r.node_args) for r in sim.runs] == [
+        ("T1", {"orig": 1}),
+        ("F", {"orig": 1}),
+    ]
+    assert sim.top.node_args == {"orig": 1}
+
+
 def test_node_args_from_first() -> None:
     flows = {
         "f": {

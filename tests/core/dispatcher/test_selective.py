@@ -121,3 +121,20 @@ def test_yaml_selective_edge_gives_its_plan_to_the_subflow() -> None:
     assert child_plan is not None
     assert child_plan.task_names == ("B",)
     assert sim.runs[0].selective is None
+
+
+def test_selective_states_survive_json() -> None:
+    import json
+
+    from selinon_core.state import FlowState
+
+    d = make_dispatcher(
+        BRANCHY,
+        tasks={"T1": {"selective_run_function": {"import": FN, "name": "reuse_t1"}}},
+    )
+    plan = plan_selective_run(d.system.spec, "f", ["T4"])
+    sim = run_to_completion(d, "f", selective=plan)
+    for step in sim.steps:
+        loaded = FlowState.from_dict(json.loads(json.dumps(step.state.to_dict())))
+        assert loaded == step.state
+        assert loaded.selective == plan

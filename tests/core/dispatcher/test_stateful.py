@@ -13,6 +13,7 @@ Invariants checked after every delivery:
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -24,6 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from selinon_core.actions import RunTask, StartSubflow
 from selinon_core.dispatcher import Dispatcher
 from selinon_core.events import Event
+from selinon_core.state import FlowState
 from selinon_core.testing import Simulation, run_to_completion
 
 NOT_OK = {"name": "fieldEqual", "node": "A", "args": {"key": "ok", "value": True}}
@@ -79,6 +81,13 @@ class DeliveryOrder(RuleBasedStateMachine):
         assert again.state.to_dict() == step.state.to_dict()
         assert again.actions == step.actions
         assert again.trace == step.trace
+        stored = FlowState.from_dict(json.loads(json.dumps(step.state.to_dict())))
+        assert stored == step.state
+        if before is not None:  # a state loaded from JSON steps exactly like the original
+            loaded = FlowState.from_dict(json.loads(json.dumps(before.to_dict())))
+            replayed = DISPATCHER.step(loaded, event, self.sim.results)
+            assert replayed.state == step.state
+            assert replayed.actions == step.actions
         if step.state is not before:
             assert step.state.version > self.seen_versions.get(event.flow_id, 0)
             self.seen_versions[event.flow_id] = step.state.version
