@@ -15,7 +15,12 @@ from typing import Any
 
 from selinon_core.spec import EdgeSpec, FailureSpec, FlowSpec, TaskSpec
 from selinon_core.validate_common import Reporter, did_you_mean
-from selinon_core.validate_conditions import ConditionScope, PredicateTable, check_condition
+from selinon_core.validate_conditions import (
+    ConditionScope,
+    PredicateTable,
+    check_condition,
+    flow_nodes,
+)
 from selinon_core.yamlsource import Path_
 
 __all__ = ["NodeIndex", "check_flow"]
@@ -114,13 +119,43 @@ def _check_selective(edge: EdgeSpec, path: Path_, index: NodeIndex, rep: Reporte
     assert edge.selective is not None
     if len(edge.to) != 1 or edge.to[0] not in index.flow_names:
         rep.error((*path, "selective"), "a selective edge must have exactly one sub-flow in 'to'")
+    target = index.flows.get(edge.to[0]) if len(edge.to) == 1 else None
+    direct = flow_nodes(target) if target else set()
+    nested = _nested_nodes(target, index) if target else set()
     for k, name in enumerate(edge.selective.tasks):
+        where = _item(rep, (*path, "selective", "tasks"), k)
         if name not in index.tasks:
             rep.error(
-                _item(rep, (*path, "selective", "tasks"), k),
+                where,
                 f"selective run names unknown task {name!r}",
                 did_you_mean(name, index.tasks),
             )
+        elif target is None or name in direct:
+            continue
+        elif name not in nested:
+            rep.error(where, f"task {name!r} is not in sub-flow {edge.to[0]!r} or its sub-flows")
+        elif not edge.selective.follow_subflows:
+            rep.error(
+                where,
+                f"task {name!r} is only in a sub-flow of {edge.to[0]!r}",
+                "set 'follow_subflows: true'",
+            )
+
+
+def _nested_nodes(flow: FlowSpec, index: NodeIndex) -> set[str]:
+    """Every node of ``flow`` and of the sub-flows it starts, recursively."""
+    seen: set[str] = set()
+    pending = [flow]
+    found: set[str] = set()
+    while pending:
+        current = pending.pop()
+        if current.name in seen:
+            continue
+        seen.add(current.name)
+        members = flow_nodes(current)
+        found |= members
+        pending.extend(index.flows[name] for name in members if name in index.flows)
+    return found
 
 
 def _check_failure(

@@ -179,3 +179,23 @@ def test_trace_storage_without_the_method_is_a_warning() -> None:
     nodes = NODES + "global:\n  trace:\n    - storage: {name: S1, method: record}\n"
     system = load_system_from_texts(nodes, [flow1(), FLOW2])
     assert any("storage 'S1' has no method 'record'" in str(w) for w in system.warnings)
+
+
+def _selective(tasks: str, follow: str = "false") -> str:
+    return (
+        "flow-definitions:\n  - name: flow1\n    edges:\n      - from:\n        to: Task1\n"
+        "      - from: Task1\n        to: flow2\n"
+        f"        selective: {{tasks: {tasks}, follow_subflows: {follow}}}\n"
+    )
+
+
+def test_selective_tasks_must_be_in_the_subflow() -> None:
+    nodes = NODES.replace("flows: [flow1, flow2]", "flows: [flow1, flow2, flow3]")
+    flow2 = FLOW2 + "      - from: Task2\n        to: flow3\n"
+    flow3 = "flow-definitions:\n  - name: flow3\n    edges:\n      - from:\n        to: Task1\n"
+    assert load_system_from_texts(nodes, [_selective("[Task2]"), flow2, flow3])
+    assert load_system_from_texts(nodes, [_selective("[Task1]", "true"), flow2, flow3])
+    found = errors(nodes, _selective("[Task1]"), flow2, flow3)
+    assert any("only in a sub-flow of 'flow2'" in m and "follow_subflows" in m for m in found)
+    found = errors(NODES, _selective("[Task1]", "true"), FLOW2)
+    assert any("'Task1' is not in sub-flow 'flow2' or its sub-flows" in m for m in found)
