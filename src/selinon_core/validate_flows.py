@@ -287,6 +287,30 @@ def _check_flags(flow: FlowSpec, base: Path_, index: NodeIndex, rep: Reporter) -
                 )
     _disjoint(flow, base, "propagate_finished", "propagate_compound_finished", rep)
     _disjoint(flow, base, "propagate_failures", "propagate_compound_failures", rep)
+    _warn_lost_finished(flow, base, index, rep)
+
+
+def _warn_lost_finished(flow: FlowSpec, base: Path_, index: NodeIndex, rep: Reporter) -> None:
+    """Finished nodes propagated into a sub-flow that does not receive its parent are lost."""
+    for j, edge in enumerate(flow.edges):
+        propagated = [
+            s
+            for s in edge.from_
+            if s in index.flow_names
+            and (
+                flow.covers("propagate_finished", s)
+                or flow.covers("propagate_compound_finished", s)
+            )
+        ]
+        if not propagated:
+            continue
+        for k, name in enumerate(edge.to):
+            if name in index.flow_names and not flow.covers("propagate_parent", name):
+                rep.warn(
+                    _item(rep, (*base, "edges", j, "to"), k),
+                    f"finished nodes of {propagated[0]!r} do not reach sub-flow {name!r}",
+                    "add it to 'propagate_parent'",
+                )
 
 
 def _disjoint(flow: FlowSpec, base: Path_, first: str, second: str, rep: Reporter) -> None:

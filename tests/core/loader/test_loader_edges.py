@@ -199,3 +199,19 @@ def test_selective_tasks_must_be_in_the_subflow() -> None:
     assert any("only in a sub-flow of 'flow2'" in m and "follow_subflows" in m for m in found)
     found = errors(NODES, _selective("[Task1]", "true"), FLOW2)
     assert any("'Task1' is not in sub-flow 'flow2' or its sub-flows" in m for m in found)
+
+
+def test_propagate_finished_into_subflow_without_parent_is_a_warning() -> None:
+    nodes = NODES.replace("flows: [flow1, flow2]", "flows: [flow1, flow2, flow3]")
+    flow3 = "flow-definitions:\n  - name: flow3\n    edges:\n      - from:\n        to: Task1\n"
+    edge = "      - from: flow2\n        to: flow3\n"
+    system = load_system_from_texts(
+        nodes, [flow1("    propagate_finished: true\n", edge), FLOW2, flow3]
+    )
+    assert [str(w) for w in system.warnings] == [
+        "<flows-1>:10:13: edge 3 of flow 'flow1': finished nodes of 'flow2' do not reach sub-flow "
+        "'flow3' (add it to 'propagate_parent')"
+    ]
+    keys = "    propagate_finished: true\n    propagate_parent: [flow3]\n"
+    system = load_system_from_texts(nodes, [flow1(keys, edge), FLOW2, flow3])
+    assert system.warnings == ()
