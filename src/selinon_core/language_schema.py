@@ -39,7 +39,7 @@ _NAME_LISTS = {
     "propagate_parent_failures",
 }
 _REQUIRED_LISTS = {"to", "nodes", "tasks", "fallback"}
-_NULLABLE = {"condition", "args", "failures", "global", "storages", "trace"}
+_NULLABLE = {"condition", "args", "failures", "global", "storages"}
 _EXTRA_PROPERTIES: dict[str, dict[str, Any]] = {
     "TaskSpec": {
         "storage_readonly": {"type": "boolean", "description": "Alias of storage_read_only."}

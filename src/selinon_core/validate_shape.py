@@ -109,6 +109,7 @@ _EXPECTED: Mapping[str, str] = {
         ),
         f"a boolean, {_NAMES}",
     ),
+    "trace": "false, a mapping of trace sinks or a list of them",
 }
 
 

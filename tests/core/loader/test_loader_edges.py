@@ -215,3 +215,10 @@ def test_propagate_finished_into_subflow_without_parent_is_a_warning() -> None:
     keys = "    propagate_finished: true\n    propagate_parent: [flow3]\n"
     system = load_system_from_texts(nodes, [flow1(keys, edge), FLOW2, flow3])
     assert system.warnings == ()
+
+
+def test_trace_null_is_rejected_like_selinon() -> None:
+    found = errors(NODES + "global:\n  trace:\n", flow1(), FLOW2)
+    assert any(
+        "'trace' must be false, a mapping of trace sinks or a list of them" in m for m in found
+    )
