@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from selinon_core.task import SelinonTask
+from selinon_core import SelinonTask
 
 
 def _args(node_args: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from selinon_core.task import SelinonTask
+from selinon_core import SelinonTask
 
 
 class Greet(SelinonTask):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from selinon_core.task import SelinonTask
+from selinon_core import SelinonTask
 
 PRICES = {"pizza": 8.5, "beer": 3.0, "salad": 6.0}
 
