@@ -219,6 +219,11 @@ def test_propagate_finished_into_subflow_without_parent_is_a_warning() -> None:
 
 def test_trace_null_is_rejected_like_selinon() -> None:
     found = errors(NODES + "global:\n  trace:\n", flow1(), FLOW2)
+    assert any("'trace' must not be empty" in m for m in found)
+
+
+def test_trace_of_a_wrong_type() -> None:
+    found = errors(NODES + "global:\n  trace: 5\n", flow1(), FLOW2)
     assert any(
         "'trace' must be false, a mapping of trace sinks or a list of them" in m for m in found
     )
