@@ -62,6 +62,8 @@ def load_system(
             lists every error found.
     """
     nodes_name = os.fspath(nodes)
+    if isinstance(flows, str | os.PathLike):  # a single path given where a list is expected
+        flows = [flows]
     names = [nodes_name]
     seen = {_identity(nodes_name)}
     for name in expand_flow_paths(flows):
@@ -94,6 +96,8 @@ def load_system_from_texts(
     Raises:
         SpecError: the configuration is invalid; ``problems`` lists every error found.
     """
+    if isinstance(flow_texts, str):  # a single text given where a list is expected
+        flow_texts = [flow_texts]
     flows = [(f"<flows-{i + 1}>", text) for i, text in enumerate(flow_texts)]
     return _load(
         ("<nodes>", nodes_text), flows, check_imports=check_imports, environ=environ, files=False

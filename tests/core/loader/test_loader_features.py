@@ -385,3 +385,12 @@ def test_nested_conditions_load() -> None:
 def test_too_deeply_nested_yaml_is_a_spec_error() -> None:
     with pytest.raises(SpecError, match=r"recursion|nested too deeply"):
         load_system_from_texts(NODES, [_nested(3000), FLOW2])
+
+
+def test_a_single_flow_path_or_text_is_accepted(tmp_path: Path) -> None:
+    nodes = write(tmp_path / "nodes.yaml", NODES)
+    flows = write(tmp_path / "flows.yaml", FLOW1 + FLOW2.replace("flow-definitions:\n", ""))
+    assert len(load_system(nodes, flows).sources) == 2  # type: ignore[arg-type]
+    assert len(load_system(nodes, str(flows)).sources) == 2
+    text = FLOW1 + FLOW2.replace("flow-definitions:\n", "")
+    assert sorted(load_system_from_texts(NODES, text).spec.flows) == ["flow1", "flow2"]
