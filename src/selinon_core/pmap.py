@@ -176,6 +176,36 @@ def _build(leaves: list[_Leaf], shift: int) -> _Node:
     return _Node(bitmap, tuple(slots))
 
 
+def _slot_items(slot: Any) -> Iterator[tuple[Any, Any]]:
+    kind = type(slot)
+    if kind is _Node:
+        yield from _walk(slot)
+    elif kind is _Leaf:
+        yield slot.key, slot.value
+    elif slot is not None:
+        yield from slot.entries
+
+
+def _diff(new: Any, old: Any, changed: list[tuple[Any, Any]], removed: list[Any]) -> None:
+    """Collect what differs between two slots; identical (shared) subtrees are skipped."""
+    if new is old:
+        return
+    if type(new) is _Node and type(old) is _Node:
+        both = new.bitmap | old.bitmap
+        while both:
+            bit = both & -both
+            both ^= bit
+            a = new.slots[(new.bitmap & (bit - 1)).bit_count()] if new.bitmap & bit else None
+            b = old.slots[(old.bitmap & (bit - 1)).bit_count()] if old.bitmap & bit else None
+            _diff(a, b, changed, removed)
+        return
+    before = dict(_slot_items(old))
+    for key, value in _slot_items(new):
+        if key not in before or before.pop(key) is not value:
+            changed.append((key, value))
+    removed.extend(before)
+
+
 def _walk(node: _Node) -> Iterator[tuple[Any, Any]]:
     for slot in node.slots:
         kind = type(slot)
@@ -273,6 +303,17 @@ class PMap(Generic[K, V]):
             return self
         root, found = _delete(self._root, 0, hash(key), key)
         return PMap(root, self._len - 1) if found else self
+
+    def diff(self, old: PMap[K, V]) -> tuple[list[tuple[K, V]], list[K]]:
+        """``(set, deleted)``: the pairs to set and the keys to delete to turn ``old`` into this.
+
+        Subtrees shared with ``old`` are skipped, so the cost is O(changes x depth) for a map
+        derived from ``old``.  Values are compared by identity.
+        """
+        changed: list[tuple[K, V]] = []
+        removed: list[K] = []
+        _diff(self._root, old._root, changed, removed)
+        return changed, removed
 
     def items(self) -> Iterator[tuple[K, V]]:
         """Iterate ``(key, value)`` pairs (hash order)."""

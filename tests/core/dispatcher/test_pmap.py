@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -132,3 +134,22 @@ def test_pmap_emptied_child_node_is_removed() -> None:
     emptied = pm.delete(a).delete(b)
     assert emptied.to_dict() == {c: 3}
     assert emptied.delete(c) == PMap()
+
+
+@settings(max_examples=150, deadline=None)
+@given(OPS, OPS)
+def test_pmap_diff_turns_old_into_new(first: Any, second: Any) -> None:
+    def play(start: PMap[object, int], ops: Any) -> PMap[object, int]:
+        for is_set, key, value in ops:
+            start = start.set(key, value) if is_set else start.delete(key)
+        return start
+
+    old = play(PMap(), first)
+    for new in (play(old, second), play(PMap(), second)):  # derived and unrelated
+        changed, removed = new.diff(old)
+        rebuilt = old.to_dict()
+        for key in removed:
+            del rebuilt[key]
+        rebuilt.update(changed)
+        assert rebuilt == new.to_dict()
+        assert new.diff(new) == ([], [])

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from selinon_core.actions import RunTask, StartSubflow
+from selinon_core.delta import apply_delta, state_delta
 from selinon_core.dispatcher import Dispatcher
 from selinon_core.events import Event
 from selinon_core.state import FlowState
@@ -88,6 +89,10 @@ class DeliveryOrder(RuleBasedStateMachine):
             replayed = DISPATCHER.step(loaded, event, self.sim.results)
             assert replayed.state == step.state
             assert replayed.actions == step.actions
+            if step.state is not before:  # the delta rebuilds the new document
+                delta = json.loads(json.dumps(state_delta(before, step.state)))
+                doc = apply_delta(json.loads(json.dumps(before.to_dict())), delta)
+                assert doc == json.loads(json.dumps(step.state.to_dict()))
         if step.state is not before:
             assert step.state.version > self.seen_versions.get(event.flow_id, 0)
             self.seen_versions[event.flow_id] = step.state.version
