@@ -24,6 +24,8 @@ from selinon_core.errors import (
     TransientBackendError,
     UnknownFlowError,
 )
+from selinon_core.language_schema import language_schema
+from selinon_core.loader import load_system, load_system_from_texts
 from selinon_core.selective import SelectivePlan, plan_selective_run
 from selinon_core.system import System
 from selinon_core.task import SelinonTask
@@ -50,5 +52,8 @@ __all__ = [
     "System",
     "TransientBackendError",
     "UnknownFlowError",
+    "language_schema",
+    "load_system",
+    "load_system_from_texts",
     "plan_selective_run",
 ]
