@@ -6,6 +6,8 @@ Scenarios:
 * ``foreach+join``: a sub-flow fans out N tasks with ``foreach`` and the parent runs a join task
   once the sub-flow ended.  "simple" counts only the N task completions; "all" includes the
   fan-out step (O(N) actions) and the sub-flow's end (O(N) summary).
+* "delta": the median cost of :func:`~selinon_core.delta.state_delta` for the same steps (what
+  an incremental state store would write), measured separately.
 * ``diamond``: the cyclic diamond of the docs (Task4 runs 4 times over two iterations), run
   ``N`` times as separate flows.
 
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from selinon_core.actions import FinishFlow, RunTask, StartSubflow
+from selinon_core.delta import state_delta
 from selinon_core.dispatcher import Dispatcher
 from selinon_core.events import (
     Event,
@@ -79,6 +82,7 @@ class Driver:
         self.states: dict[str, FlowState] = {}
         self.queue: deque[Event] = deque()
         self.times: dict[str, list[float]] = {}
+        self.delta_times: list[float] = []
 
     def run(self, first: Event) -> None:
         gc.collect()
@@ -95,9 +99,14 @@ class Driver:
         while self.queue:
             event = self.queue.popleft()
             t0 = clock()
-            out = step(self.states.get(event.flow_id), event, self.results)
+            before = self.states.get(event.flow_id)
+            out = step(before, event, self.results)
             elapsed = clock() - t0
             self.times.setdefault(type(event).__name__, []).append(elapsed)
+            if before is not None:
+                t0 = clock()
+                state_delta(before, out.state)
+                self.delta_times.append(clock() - t0)
             self.states[event.flow_id] = out.state
             for action in out.actions:
                 self._carry_out(action)
@@ -148,6 +157,7 @@ def bench_chain(n: int) -> dict[str, Any]:
         "events": len(everything),
         "us_simple": _us(simple),
         "p50_simple": _p50(simple),
+        "p50_delta": _p50(driver.delta_times),
         "us_all": _us(everything),
     }
 
@@ -181,6 +191,7 @@ def bench_foreach(n: int) -> dict[str, Any]:
         "events": len(everything),
         "us_simple": _us(simple),
         "p50_simple": _p50(simple),
+        "p50_delta": _p50(driver.delta_times),
         "us_all": _us(everything),
         "max_step_ms": 1e3 * max(everything),
         "wall_s": wall,
@@ -204,6 +215,7 @@ def bench_diamond(repeats: int) -> dict[str, Any]:
     }
     dispatcher = Dispatcher(_system(flows, ["Task1", "Task2", "Task3", "Task4"]))
     everything: list[float] = []
+    deltas: list[float] = []
     runs4 = 0
     for i in range(repeats):
         seen = {"n": 0}
@@ -216,6 +228,7 @@ def bench_diamond(repeats: int) -> dict[str, Any]:
         driver.run(FlowRequested(f"d{i}", "diamond", 0.0))
         runs4 += seen["n"]
         everything += [t for ts in driver.times.values() for t in ts]
+        deltas += driver.delta_times
     assert runs4 == 4 * repeats, runs4
     return {
         "scenario": "diamond",
@@ -223,6 +236,7 @@ def bench_diamond(repeats: int) -> dict[str, Any]:
         "events": len(everything),
         "us_simple": _us(everything),
         "p50_simple": _p50(everything),
+        "p50_delta": _p50(deltas),
         "us_all": _us(everything),
     }
 
@@ -236,11 +250,11 @@ def main() -> None:
     rows += [bench_foreach(n) for n in sizes]
     rows.append(bench_diamond(1_000))
     head = f"{'scenario':<14}{'N':>9}{'events':>9}{'p50 µs':>9}{'mean µs':>9}{'all µs':>9}"
-    print(head + "   (p50/mean: simple events; all: mean over every event)")
+    print(head + f"{'delta µs':>10}   (p50/mean: simple events; all: mean of every event)")
     for row in rows:
         print(
             f"{row['scenario']:<14}{row['n']:>9}{row['events']:>9}{row['p50_simple']:>9.1f}"
-            f"{row['us_simple']:>9.1f}{row['us_all']:>9.1f}"
+            f"{row['us_simple']:>9.1f}{row['us_all']:>9.1f}{row['p50_delta']:>10.1f}"
         )
     out = HERE / "results" / "core_step.json"
     out.parent.mkdir(exist_ok=True)

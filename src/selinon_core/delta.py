@@ -11,6 +11,7 @@ Delta layout (every key optional except the versions)::
 
     {"from_version": 7, "version": 8,
      "fields": {"status": "running", ...},             # top-level values that changed
+     "triggered_add": [edge_index, ...],               # edges that fired for the first time
      "active_set": {node_id: name}, "active_del": [node_id, ...],
      "log_append": [[name, node_id, summary], ...],    # or "log_reset": the full new log
      "tracked_append": {name: [node_id, ...]},         # new finished instances per name
@@ -20,6 +21,7 @@ Delta layout (every key optional except the versions)::
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 from selinon_core.pmap import Cons, PMap, cons_list
@@ -51,14 +53,24 @@ def _appended(new: Cons, old: Cons) -> list[Any] | None:
     return added
 
 
+def _new_bits(mask: int) -> list[int]:
+    """Indexes of the set bits of ``mask``, cheap when few bits are set."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
+
+
 def _fields(old: FlowState, new: FlowState) -> dict[str, Any]:
     fields = {
         name: getattr(new, name)
         for name in _SCALARS
         if getattr(new, name) is not getattr(old, name) and getattr(new, name) != getattr(old, name)
     }
-    if new.triggered != old.triggered:
-        fields["triggered"] = new.triggered_edges()
+    if new.triggered != old.triggered and new.triggered & old.triggered != old.triggered:
+        fields["triggered"] = new.triggered_edges()  # edges were forgotten: a flow retry
     if new.selective is not old.selective:
         fields["selective"] = None if new.selective is None else new.selective.to_dict()
     if new.parent is not old.parent:
@@ -97,6 +109,8 @@ def state_delta(old: FlowState, new: FlowState) -> dict[str, Any]:
     _map_delta(delta, "active", new.active, old.active, lambda name: name)
     _map_delta(delta, "failed", new.failed, old.failed, list)
     _tracked_delta(delta, new.done, old.done)
+    if new.triggered & old.triggered == old.triggered and new.triggered != old.triggered:
+        delta["triggered_add"] = _new_bits(new.triggered & ~old.triggered)
     appended = _appended(new.log, old.log)
     if appended is None:
         delta["log_reset"] = [list(entry) for entry in cons_list(new.log)]
@@ -119,6 +133,9 @@ def apply_delta(doc: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
         )
     doc["version"] = delta["version"]
     doc.update(delta.get("fields", {}))
+    triggered = doc["triggered"]
+    for index in delta.get("triggered_add", ()):  # never present yet: they are new bits
+        bisect.insort(triggered, index)
     for key in ("active", "tracked", "failed"):
         section = doc[key]
         for name in delta.get(f"{key}_del", ()):

@@ -191,6 +191,11 @@ def _diff(new: Any, old: Any, changed: list[tuple[Any, Any]], removed: list[Any]
     if new is old:
         return
     if type(new) is _Node and type(old) is _Node:
+        if new.bitmap == old.bitmap:  # same layout: compare slot by slot
+            for a, b in zip(new.slots, old.slots, strict=True):
+                if a is not b:
+                    _diff(a, b, changed, removed)
+            return
         both = new.bitmap | old.bitmap
         while both:
             bit = both & -both

@@ -29,12 +29,25 @@ from selinon_core.events import FlowSummary
 from selinon_core.pmap import Cons, PMap, cons_list
 from selinon_core.selective import SelectivePlan
 
-__all__ = ["FORMAT_VERSION", "FlowState", "FlowStatus", "flow_summary", "node_id", "summarize"]
+__all__ = [
+    "FORMAT_VERSION",
+    "FlowState",
+    "FlowStatus",
+    "bit_indexes",
+    "flow_summary",
+    "node_id",
+    "summarize",
+]
 
 FlowStatus: TypeAlias = Literal["running", "succeeded", "failed", "retry_wait"]
 
 FORMAT_VERSION = 1
 """Version of the ``to_dict`` layout."""
+
+
+def bit_indexes(mask: int) -> list[int]:
+    """The positions of the set bits of ``mask`` (>= 0), ascending, in O(bits)."""
+    return [idx for idx, digit in enumerate(reversed(bin(mask)[2:])) if digit == "1"]
 
 
 def node_id(flow_id: str, seq: int) -> str:
@@ -116,13 +129,7 @@ class FlowState:
 
     def triggered_edges(self) -> list[int]:
         """Indexes of the edges that fired at least once, ascending."""
-        mask, out, idx = self.triggered, [], 0
-        while mask:
-            if mask & 1:
-                out.append(idx)
-            mask >>= 1
-            idx += 1
-        return out
+        return bit_indexes(self.triggered)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-serialisable form (stable key order)."""
