@@ -18,7 +18,7 @@ from selinon_core.ports import ResultsPort
 from selinon_core.selective import SelectivePlan
 from selinon_core.state import FlowState, FlowStatus, node_id, summarize
 from selinon_core.system import System
-from selinon_core.tables import FlowTable
+from selinon_core.tables import FlowTable, NodeInfo
 from selinon_core.trace import TraceEvent, TraceName
 
 __all__ = ["StepTx"]
@@ -190,36 +190,41 @@ class StepTx:
                 details=details,
             )
         else:
-            task_parent = dict(parent)  # shared, read-only, by the action and the trace event
-            self.actions.append(
-                RunTask(
-                    self.base.flow_id,
-                    self.base.flow_name,
-                    name,
-                    nid,
-                    self.node_args,
-                    task_parent,
-                    info.queue,
-                    info.throttle_s,
-                    info.nowait,
-                    self.selective,
-                )
-            )
-            self.emit(
-                TraceName.TASK_SCHEDULE,
-                task_name=name,
-                task_id=nid,
-                parent=task_parent,
-                selective_edge=False,
-                node_args=self.node_args,
-                queue=info.queue,
-                countdown=info.throttle_s,
-                selective=self.selective_flag(),
-                **details,
-            )
+            self._run_task(info, nid, parent, details)
         if not info.nowait:
             self.started.append((nid, name))  # added to ``active`` in bulk by running()
         return nid
+
+    def _run_task(
+        self, info: NodeInfo, nid: str, parent: Mapping[str, Any], details: dict[str, Any]
+    ) -> None:
+        task_parent = dict(parent)  # shared, read-only, by the action and the trace event
+        self.actions.append(
+            RunTask(
+                self.base.flow_id,
+                self.base.flow_name,
+                info.name,
+                nid,
+                self.node_args,
+                task_parent,
+                info.queue,
+                info.throttle_s,
+                info.nowait,
+                self.selective,
+            )
+        )
+        self.emit(
+            TraceName.TASK_SCHEDULE,
+            task_name=info.name,
+            task_id=nid,
+            parent=task_parent,
+            selective_edge=False,
+            node_args=self.node_args,
+            queue=info.queue,
+            countdown=info.throttle_s,
+            selective=self.selective_flag(),
+            **details,
+        )
 
     def _start_subflow(
         self,
