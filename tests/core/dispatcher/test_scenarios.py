@@ -359,6 +359,9 @@ def test_fallback_is_greedy() -> None:
     assert both.task_names() == ["T1", "T2", "F12"]
     fb = both.runs[-1]
     assert fb.parent == {"T1": "flow.0", "T2": "flow.1"}  # issue #151 fixed
+    summary = both.finishes[-1].summary  # §5.7: handled failures are gone, fallbacks finished
+    assert summary["failed_nodes"] == {}
+    assert summary["finished_nodes"]["F12"] == [fb.task_id]
     one = run_to_completion(make_dispatcher(flows), "f", fail=("T1",))
     assert one.task_names() == ["T1", "T2", "F1"]
     assert one.runs[-1].parent == {"T1": "flow.0"}
