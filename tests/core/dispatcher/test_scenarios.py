@@ -681,3 +681,48 @@ def test_finish_flow_summary_lists_subflows() -> None:
     assert isinstance(top, FinishFlow)
     assert top.summary["subflows"]["flow.0"]["finished_nodes"] == {"B": ["flow.0.0"]}
     assert top.parent_flow_id is None
+
+
+def test_trace_order_of_the_reference_demo_flow() -> None:
+    """The demo flow of reference §6 traces the same dispatcher events in the same order."""
+    flows = {
+        "f": {
+            "edges": [
+                edge(None, ["Task1", "FailingTask"]),
+                edge(
+                    "Task1",
+                    "Task2",
+                    condition={"name": "fieldEqual", "args": {"key": "ok", "value": True}},
+                ),
+                edge(
+                    "Task1",
+                    "Task3",
+                    condition={"name": "fieldEqual", "args": {"key": "ok", "value": False}},
+                ),
+            ],
+            "failures": [{"nodes": "FailingTask", "fallback": "Fallback1"}],
+        }
+    }
+    sim = run_to_completion(
+        make_dispatcher(flows), "f", tasks={"Task1": {"ok": True}}, fail=("FailingTask",)
+    )
+    seen = [
+        (t.name.value, t.details.get("task_name") or t.details.get("node_name") or "")
+        for t in sim.trace
+    ]
+    assert seen == [
+        ("FLOW_START", ""),
+        ("TASK_SCHEDULE", "Task1"),
+        ("TASK_SCHEDULE", "FailingTask"),
+        ("NODE_SUCCESSFUL", "Task1"),
+        ("TASK_SCHEDULE", "Task2"),
+        ("EDGE_COND_FALSE", ""),
+        ("NODE_FAILURE", "FailingTask"),
+        ("NODE_SUCCESSFUL", "Task2"),
+        ("FALLBACK_COND_TRUE", ""),
+        ("FALLBACK_START", ""),
+        ("TASK_SCHEDULE", "Fallback1"),
+        ("NODE_SUCCESSFUL", "Fallback1"),
+        ("FLOW_END", ""),
+    ]
+    assert sim.runs[-1].parent == {"FailingTask": "flow.1"}
