@@ -53,12 +53,24 @@ def _appended(new: Cons, old: Cons) -> list[Any] | None:
     return added
 
 
+def _new_bits(mask: int) -> list[int]:
+    """Indexes of the set bits of ``mask``, cheap when few bits are set."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
+
+
 def _fields(old: FlowState, new: FlowState) -> dict[str, Any]:
     fields = {
         name: getattr(new, name)
         for name in _SCALARS
         if getattr(new, name) is not getattr(old, name) and getattr(new, name) != getattr(old, name)
     }
+    if new.triggered != old.triggered and new.triggered & old.triggered != old.triggered:
+        fields["triggered"] = new.triggered_edges()  # edges were forgotten: a flow retry
     if new.selective is not old.selective:
         fields["selective"] = None if new.selective is None else new.selective.to_dict()
     if new.parent is not old.parent:
@@ -97,11 +109,8 @@ def state_delta(old: FlowState, new: FlowState) -> dict[str, Any]:
     _map_delta(delta, "active", new.active, old.active, lambda name: name)
     _map_delta(delta, "failed", new.failed, old.failed, list)
     _tracked_delta(delta, new.done, old.done)
-    fired, forgotten = new.triggered.diff(old.triggered)
-    if forgotten:  # a flow retry starts from scratch
-        delta.setdefault("fields", {})["triggered"] = new.triggered_edges()
-    elif fired:
-        delta["triggered_add"] = sorted(index for index, _ in fired)
+    if new.triggered & old.triggered == old.triggered and new.triggered != old.triggered:
+        delta["triggered_add"] = _new_bits(new.triggered & ~old.triggered)
     appended = _appended(new.log, old.log)
     if appended is None:
         delta["log_reset"] = [list(entry) for entry in cons_list(new.log)]
@@ -125,7 +134,7 @@ def apply_delta(doc: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
     doc["version"] = delta["version"]
     doc.update(delta.get("fields", {}))
     triggered = doc["triggered"]
-    for index in delta.get("triggered_add", ()):  # never present yet: new edges
+    for index in delta.get("triggered_add", ()):  # never present yet: they are new bits
         bisect.insort(triggered, index)
     for key in ("active", "tracked", "failed"):
         section = doc[key]

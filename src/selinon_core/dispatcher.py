@@ -184,7 +184,7 @@ class Dispatcher:
         tx.log = None
         tx.done = PMap()
         tx.failed = PMap()
-        tx.triggered = PMap()
+        tx.triggered = 0
         tx.node_args = state.initial_node_args
         tx.emit(
             TraceName.FLOW_RETRY,

@@ -229,8 +229,7 @@ def _launch(
     tx: StepTx, edge: EdgeTable, parent: dict[str, Any], allowed: tuple[str, ...] | None
 ) -> None:
     """The edge fired: start its destinations (once per foreach item)."""
-    if edge.index not in tx.triggered:
-        tx.triggered = tx.triggered.set(edge.index, True)
+    tx.triggered |= 1 << edge.index
     items: list[Any] | None = [None]
     if edge.foreach is not None:
         items = _foreach_items(tx, edge, parent)

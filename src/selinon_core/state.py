@@ -12,7 +12,7 @@ holds only what later events need:
   multi-source edges, nodes named by conditions), their finished instances ``(node_id,
   summary)``, newest first;
 * ``failed``: node name -> ids of failed instances not yet handled by a fallback, oldest first;
-* ``triggered``: the indexes of the edges that fired at least once (for migrations);
+* ``triggered``: bit mask of the edges that fired at least once (for migrations);
 * counters: ``seq`` (next node sequence number; it survives flow retries so node ids never
   repeat), ``retried_count`` and ``version`` (strictly increasing per applied step).
 
@@ -33,6 +33,7 @@ __all__ = [
     "FORMAT_VERSION",
     "FlowState",
     "FlowStatus",
+    "bit_indexes",
     "flow_summary",
     "node_id",
     "summarize",
@@ -42,6 +43,11 @@ FlowStatus: TypeAlias = Literal["running", "succeeded", "failed", "retry_wait"]
 
 FORMAT_VERSION = 1
 """Version of the ``to_dict`` layout."""
+
+
+def bit_indexes(mask: int) -> list[int]:
+    """The positions of the set bits of ``mask`` (>= 0), ascending, in O(bits)."""
+    return [idx for idx, digit in enumerate(reversed(bin(mask)[2:])) if digit == "1"]
 
 
 def node_id(flow_id: str, seq: int) -> str:
@@ -71,7 +77,7 @@ class FlowState:
         done: node name -> cons list of ``(node_id, summary | None)``, newest first, for the
             names that later combinations or conditions may read.
         failed: node name -> tuple of failed node ids awaiting a fallback, oldest first.
-        triggered: the indexes of the edges that fired at least once (a persistent set).
+        triggered: bit mask of the indexes of edges that fired at least once.
         args_pending: ``node_args_from_first`` is waiting for the first result.
         timer_id: the pending retry timer, while in ``retry_wait``.
     """
@@ -91,7 +97,7 @@ class FlowState:
     log: Cons = None
     done: PMap[str, Cons] = field(default_factory=PMap)
     failed: PMap[str, tuple[str, ...]] = field(default_factory=PMap)
-    triggered: PMap[int, bool] = field(default_factory=PMap)
+    triggered: int = 0
     args_pending: bool = False
     timer_id: str | None = None
 
@@ -123,7 +129,7 @@ class FlowState:
 
     def triggered_edges(self) -> list[int]:
         """Indexes of the edges that fired at least once, ascending."""
-        return sorted(self.triggered.keys())
+        return bit_indexes(self.triggered)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-serialisable form (stable key order)."""
@@ -183,7 +189,7 @@ class FlowState:
             log=log,
             done=done,
             failed=PMap.from_items((k, tuple(v)) for k, v in data["failed"].items()),
-            triggered=PMap.from_items((idx, True) for idx in data.get("triggered", ())),
+            triggered=sum(1 << idx for idx in data.get("triggered", ())),
             args_pending=data.get("args_pending", False),
             timer_id=data.get("timer_id"),
         )

@@ -69,7 +69,7 @@ class StepTx:
         self.done: PMap[str, Cons] = state.done
         self.failed: PMap[str, tuple[str, ...]] = state.failed
         self.seq = state.seq
-        self.triggered: PMap[int, bool] = state.triggered
+        self.triggered = state.triggered
         self.node_args: Any = state.node_args
         self.args_pending = state.args_pending
         self.status: FlowStatus = state.status
