@@ -112,7 +112,7 @@ class Dispatcher:
 
         Raises:
             InvalidTransition: ``state`` is ``None`` for an event other than ``FlowRequested``.
-            UnknownFlowError: ``FlowRequested`` names a flow the System does not define.
+            UnknownFlowError: the event (or the state) names a flow the System does not define.
             TransientBackendError: reading a result failed for now; nothing was applied and
                 the event should be delivered again later.
         """
@@ -129,7 +129,7 @@ class Dispatcher:
         name = state.active.get(event.node_id)
         if name is None:
             return _ignored(state, event, "node is not running")
-        table = self._tables[state.flow_name]
+        table = self.table(state.flow_name)
         is_flow_event = isinstance(event, SubflowFinished | SubflowFailed)
         if table.nodes[name].is_flow != is_flow_event:
             return _ignored(state, event, "event kind does not match the node kind")
@@ -177,7 +177,7 @@ class Dispatcher:
     def _on_timer(self, state: FlowState, event: TimerDue, results: ResultsPort) -> Step:
         if state.status != "retry_wait" or event.timer_id != state.timer_id:
             return _ignored(state, event, "no such timer pending")
-        tx = StepTx(self.system, self._tables[state.flow_name], state, event.at, results)
+        tx = StepTx(self.system, self.table(state.flow_name), state, event.at, results)
         tx.status = "running"
         tx.timer_id = None
         tx.active = PMap()
