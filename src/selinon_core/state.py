@@ -160,7 +160,13 @@ class FlowState:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FlowState:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ValueError: the document has a layout version this code does not know.
+        """
+        if data.get("format", FORMAT_VERSION) != FORMAT_VERSION:
+            raise ValueError(f"unknown flow state format {data['format']!r}")
         log: Cons = None
         summaries: dict[str, Any] = {}
         for name, nid, summary in data["finished"]:

@@ -155,3 +155,10 @@ def test_driver_limits_and_pool() -> None:
     sim.request("f")
     step = sim.deliver(keep=True)
     assert sim.deliver().state is step.state  # the duplicate request is ignored
+
+
+def test_unknown_state_format_is_refused() -> None:
+    doc = FlowState("x", "f").to_dict()
+    assert FlowState.from_dict(doc) == FlowState("x", "f")
+    with pytest.raises(ValueError, match="format"):
+        FlowState.from_dict({**doc, "format": 99})
