@@ -8,7 +8,8 @@ Invariants checked after every delivery:
 * every flow finishes at most once, the top-level flow exactly once in the end;
 * no node runs whose condition was false (``Never`` below);
 * the outcome (status and how often each task ran) does not depend on the delivery order,
-  flow retries (timers) included.
+  flow retries (timers) included; in particular fallbacks are chosen only at idle (greedy
+  ``[Bad, Bad2]`` wins over ``Bad`` although ``Bad`` fails first).
 """
 
 from __future__ import annotations
@@ -40,24 +41,61 @@ FLOWS: dict[str, dict[str, Any]] = {
             edge("C", ["sub", "sub"]),
             edge(["J", "sub"], "End"),
             edge(None, ["Bad", "retrying"]),
+            edge("B", "Bad2"),
         ],
         "failures": [
             {"nodes": "Bad", "fallback": "Fix"},
+            {"nodes": ["Bad", "Bad2"], "fallback": "Both"},
             {"nodes": ["Bad", "Fix"], "fallback": "Never"},
             {"nodes": "retrying", "fallback": True},
         ],
         "propagate_finished": True,
     },
+    "g": {
+        "edges": [
+            edge(None, "T0"),
+            edge(
+                "T0",
+                "child",
+                foreach={"import": "dsp_funcs", "function": "from_args", "propagate_result": True},
+            ),
+            edge("T0", "N"),
+            edge(
+                ["T0", "child"],
+                "G2",
+                condition={
+                    "name": "fieldEqual",
+                    "node": "child/K",
+                    "args": {"key": "v", "value": 1},
+                },
+            ),
+            edge(
+                "child",
+                "Never",
+                condition={
+                    "name": "fieldEqual",
+                    "node": "child/K",
+                    "args": {"key": "v", "value": 2},
+                },
+            ),
+        ],
+        "node_args_from_first": True,
+        "nowait": "N",
+        "propagate_compound_finished": True,
+    },
+    "child": {"edges": [edge(None, "K")]},
     "retrying": {"edges": [edge(None, "R")], "max_retry": 1},
     "sub": {
         "edges": [edge(None, ["S1", "S2"]), edge(["S1", "S2"], "S3")],
         "failures": [{"nodes": "S2", "fallback": True}],
     },
 }
-TASKS = {"A": {"ok": False}}
-FAIL = ("Bad", "S2", "R")
+TASKS = {"A": {"ok": False}, "T0": {"items": [1, 2, 3]}, "K": {"v": 1}}
+FAIL = ("Bad", "Bad2", "S2", "R")
 DISPATCHER: Dispatcher = make_dispatcher(FLOWS)
-REFERENCE = run_to_completion(DISPATCHER, "f", tasks=TASKS, fail=FAIL)
+REFERENCE = {
+    name: run_to_completion(DISPATCHER, name, tasks=TASKS, fail=FAIL) for name in ("f", "g")
+}
 
 
 class DeliveryOrder(RuleBasedStateMachine):
@@ -69,9 +107,10 @@ class DeliveryOrder(RuleBasedStateMachine):
         self.delivered: list[Event] = []
         self.seen_versions: dict[str, int] = {}
 
-    @initialize()
-    def start(self) -> None:
-        self.sim.request("f")
+    @initialize(flow=st.sampled_from(sorted(REFERENCE)))
+    def start(self, flow: str) -> None:
+        self.flow = flow
+        self.sim.request(flow)
 
     def _deliver(self, index: int, *, keep: bool) -> None:
         index %= len(self.sim.pending)
@@ -141,8 +180,9 @@ class DeliveryOrder(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.sim.run()
         assert [f.flow_id for f in self.sim.finishes].count("flow") == 1
-        assert self.sim.status == REFERENCE.status
-        assert Counter(self.sim.task_names()) == Counter(REFERENCE.task_names())
+        reference = REFERENCE[self.flow]
+        assert self.sim.status == reference.status
+        assert Counter(self.sim.task_names()) == Counter(reference.task_names())
 
 
 DeliveryOrder.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
@@ -150,7 +190,14 @@ TestDeliveryOrder = DeliveryOrder.TestCase
 
 
 def test_reference_run_is_what_the_docs_promise() -> None:
-    assert REFERENCE.status == "succeeded"
-    assert Counter(REFERENCE.task_names()) == Counter(
-        {"A": 1, "B": 1, "C": 1, "Bad": 1, "J": 1, "S1": 2, "S2": 2, "Fix": 1, "End": 2, "R": 2}
-    )
+    assert REFERENCE["f"].status == "succeeded"
+    assert Counter(REFERENCE["f"].task_names()) == Counter(
+        {"A": 1, "B": 1, "C": 1, "Bad": 1, "Bad2": 1, "Both": 1, "J": 1, "S1": 2, "S2": 2}
+    ) + Counter({"End": 2, "R": 2})
+    g = REFERENCE["g"]
+    assert g.status == "succeeded"
+    assert Counter(g.task_names()) == Counter({"T0": 1, "K": 3, "N": 1, "G2": 3})
+    assert sorted(s.node_args for s in g.subflows) == [1, 2, 3]
+    g2 = [r for r in g.runs if r.task_name == "G2"]
+    assert all(r.node_args == {"items": [1, 2, 3]} for r in g2)
+    assert all(set(r.parent) == {"T0", "child"} for r in g2)
