@@ -233,11 +233,13 @@ class Dispatcher:
     # ------------------------------------------------------------------ flow end
 
     def _settle(self, tx: StepTx) -> Step:
-        if not tx.fail_now and not tx.running() and tx.failed:
+        running = tx.running()
+        if not tx.fail_now and not running and tx.failed:
             run_fallbacks(tx)
-        if tx.fail_now or (not tx.running() and tx.failed):
+            running = tx.running()
+        if tx.fail_now or (not running and tx.failed):
             self._fail(tx)
-        elif not tx.running():
+        elif not running:
             summary = tx.summary(ok=True)
             tx.status = "succeeded"
             tx.emit(TraceName.FLOW_END, node_args=tx.node_args, state=summary)
