@@ -14,7 +14,7 @@ raise.  All built-ins return ``None`` when no node is active.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from random import Random
 from typing import Any, TypedDict
 
@@ -70,6 +70,25 @@ def _started(status: Mapping[str, Any]) -> bool:
     return bool(status.get("new_started_nodes")) or bool(status.get("new_fallback_nodes"))
 
 
+def _adapt(
+    status: Mapping[str, Any],
+    start_retry: float,
+    grow: Callable[[float], float],
+    shrink: Callable[[float], float],
+) -> float | None:
+    """The common shape of the adaptive strategies.
+
+    ``None`` when no node is active, ``start_retry`` on the first call, then ``grow`` or
+    ``shrink`` applied to the previous interval depending on whether new nodes started.
+    """
+    if _idle(status):
+        return None
+    previous = _previous(status)
+    if previous is None:
+        return start_retry
+    return grow(previous) if _started(status) else shrink(previous)
+
+
 def biexponential_increase(
     status: Mapping[str, Any],
     start_retry: float = DEFAULT_START_RETRY,
@@ -79,26 +98,18 @@ def biexponential_increase(
 
     This is the default strategy.  The first call returns ``start_retry``.
     """
-    if _idle(status):
-        return None
-    previous = _previous(status)
-    if previous is None:
-        return start_retry
-    if _started(status):
-        return min(previous * 2, max_retry)
-    return start_retry
+    return _adapt(status, start_retry, lambda p: min(p * 2, max_retry), lambda _: start_retry)
 
 
 def biexponential_decrease(
     status: Mapping[str, Any], start_retry: float, stop_retry: float
 ) -> float | None:
     """Halve the interval on every call, from ``start_retry`` down to ``stop_retry``."""
-    if _idle(status):
-        return None
-    previous = _previous(status)
-    if previous is None:
-        return start_retry
-    return max(previous / 2, stop_retry)
+
+    def halve(previous: float) -> float:
+        return max(previous / 2, stop_retry)
+
+    return _adapt(status, start_retry, halve, halve)
 
 
 def biexponential_adapt(
@@ -109,28 +120,19 @@ def biexponential_adapt(
     The interval never drops below ``start_retry``.  Unlike Selinon, the first call returns
     ``None`` too when no node is active, as every other built-in does.
     """
-    if _idle(status):
-        return None
-    previous = _previous(status)
-    if previous is None:
-        return start_retry
-    if _started(status):
-        return min(previous * 2, max_retry)
-    return max(previous / 2, start_retry)
+    return _adapt(
+        status,
+        start_retry,
+        lambda p: min(p * 2, max_retry),
+        lambda p: max(p / 2, start_retry),
+    )
 
 
 def linear_increase(
     status: Mapping[str, Any], start_retry: float, max_retry: float, step: float
 ) -> float | None:
     """Add ``step`` while new nodes start (up to ``max_retry``), else go back to ``start_retry``."""
-    if _idle(status):
-        return None
-    previous = _previous(status)
-    if previous is None:
-        return start_retry
-    if _started(status):
-        return min(previous + step, max_retry)
-    return start_retry
+    return _adapt(status, start_retry, lambda p: min(p + step, max_retry), lambda _: start_retry)
 
 
 def linear_adapt(
@@ -140,14 +142,12 @@ def linear_adapt(
 
     The interval never drops below ``start_retry``.
     """
-    if _idle(status):
-        return None
-    previous = _previous(status)
-    if previous is None:
-        return start_retry
-    if _started(status):
-        return min(previous + step, max_retry)
-    return max(previous - step, start_retry)
+    return _adapt(
+        status,
+        start_retry,
+        lambda p: min(p + step, max_retry),
+        lambda p: max(p - step, start_retry),
+    )
 
 
 def random(
