@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 import rt_tasks
+from rt_support import make_system
 
-from conftest import make_system
 from selinon_backends.runtime import Engine, FlowRun, VirtualClock
 from selinon_core.errors import SelectiveNoPathError, UnknownFlowError
 from selinon_core.trace import TraceEvent, TraceName

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
+from rt_support import make_system
 
-from conftest import make_system
 from selinon_backends.runtime import Engine, RealClock, VirtualClock
 from selinon_backends.runtime.progress import Progress
 from selinon_backends.runtime.report import NodeRun

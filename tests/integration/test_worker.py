@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 import rt_tasks
+from rt_support import SCHEMA, make_system
 
-from conftest import SCHEMA, make_system
 from selinon_backends.runtime.environment import RuntimeEnvironment
 from selinon_backends.runtime.worker import Outcome, Worker
 from selinon_backends.storage.pool import StoragePool
