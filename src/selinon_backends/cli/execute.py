@@ -119,11 +119,17 @@ def _write_report(run: FlowRun, path: str) -> None:
 
 
 def _summary(run: FlowRun) -> str:
-    failed = sum(1 for r in run.runs if r.status != "succeeded")
-    return (
+    failed = [r for r in run.runs if r.status == "failed"]
+    lines = [
         f"Flow {run.flow_name!r} ({run.flow_id}) {run.status} in {run.duration:.3f}s: "
-        f"{len(run.runs)} node runs, {failed} failed."
+        f"{len(run.runs)} node runs, {len(failed)} failed."
+    ]
+    lines.extend(
+        f"  {r.kind} {r.node_name!r} ({r.node_id}) in flow {r.flow_name!r}: "
+        f"{r.error or 'failed'}"
+        for r in failed
     )
+    return "\n".join(lines)
 
 
 def _runner(
