@@ -39,7 +39,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from selinon_core.caching import Cache, CacheMissError
 from selinon_core.errors import BackendError, Problem, SpecError, TransientBackendError
@@ -62,8 +62,6 @@ __all__ = [
     "build_cache",
 ]
 
-_Victim = Literal["first", "last"]
-
 
 def _check_size(max_cache_size: int) -> int:
     if isinstance(max_cache_size, bool) or not isinstance(max_cache_size, int):
@@ -73,13 +71,19 @@ def _check_size(max_cache_size: int) -> int:
     return max_cache_size
 
 
-class _OrderedCache:
-    """A bounded cache over an ordered dict: evicts from one end, optionally bumps on ``get``."""
+class _BoundedCache:
+    """A bounded, thread-safe cache over an ordered dict.
 
-    def __init__(self, max_cache_size: int, *, victim: _Victim, bump_on_get: bool) -> None:
+    Subclasses choose the victim: by default one end of the insertion order (``_victim_last``),
+    optionally moving an item to the end when it is read (``_bump_on_get``); :class:`RR`
+    overrides :meth:`_evict_one` and :meth:`_insert` instead.
+    """
+
+    _victim_last: ClassVar[bool] = False
+    _bump_on_get: ClassVar[bool] = False
+
+    def __init__(self, max_cache_size: int = 0) -> None:
         self.max_cache_size = _check_size(max_cache_size)
-        self._victim_last = victim == "last"
-        self._bump_on_get = bump_on_get
         self._items: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -97,8 +101,8 @@ class _OrderedCache:
             if item_id in self._items:
                 return
             while len(self._items) + 1 > self.max_cache_size:
-                self._items.popitem(last=self._victim_last)
-            self._items[item_id] = item
+                self._evict_one()
+            self._insert(item_id, item)
 
     def get(
         self,
@@ -116,6 +120,14 @@ class _OrderedCache:
                 self._items.move_to_end(item_id)
             return item
 
+    def _evict_one(self) -> None:
+        """Drop one item (the lock is held and the cache is not empty)."""
+        self._items.popitem(last=self._victim_last)
+
+    def _insert(self, item_id: str, item: Any) -> None:
+        """Add a new item (the lock is held and there is room)."""
+        self._items[item_id] = item
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
@@ -128,51 +140,46 @@ class _OrderedCache:
         return f"{type(self).__name__}(max_cache_size={self.max_cache_size})"
 
 
-class FIFO(_OrderedCache):
+class FIFO(_BoundedCache):
     """First in, first out: evicts the oldest inserted item; reads do not change the order.
 
     Args:
         max_cache_size: the most items kept; ``0`` keeps nothing.
     """
 
-    def __init__(self, max_cache_size: int = 0) -> None:
-        super().__init__(max_cache_size, victim="first", bump_on_get=False)
 
-
-class LIFO(_OrderedCache):
+class LIFO(_BoundedCache):
     """Last in, first out: evicts the most recently inserted item; reads do not change the order.
 
     Args:
         max_cache_size: the most items kept; ``0`` keeps nothing.
     """
 
-    def __init__(self, max_cache_size: int = 0) -> None:
-        super().__init__(max_cache_size, victim="last", bump_on_get=False)
+    _victim_last = True
 
 
-class LRU(_OrderedCache):
+class LRU(_BoundedCache):
     """Least recently used: evicts the item added or read longest ago.
 
     Args:
         max_cache_size: the most items kept; ``0`` keeps nothing.
     """
 
-    def __init__(self, max_cache_size: int = 0) -> None:
-        super().__init__(max_cache_size, victim="first", bump_on_get=True)
+    _bump_on_get = True
 
 
-class MRU(_OrderedCache):
+class MRU(_BoundedCache):
     """Most recently used: evicts the item added or read last.
 
     Args:
         max_cache_size: the most items kept; ``0`` keeps nothing.
     """
 
-    def __init__(self, max_cache_size: int = 0) -> None:
-        super().__init__(max_cache_size, victim="last", bump_on_get=True)
+    _victim_last = True
+    _bump_on_get = True
 
 
-class RR:
+class RR(_BoundedCache):
     """Random replacement: evicts an item chosen at random (O(1) add, get and evict).
 
     Args:
@@ -181,33 +188,13 @@ class RR:
     """
 
     def __init__(self, max_cache_size: int = 0, rng: random.Random | None = None) -> None:
-        self.max_cache_size = _check_size(max_cache_size)
+        super().__init__(max_cache_size)
         self._rng = rng if rng is not None else random.Random()
-        self._items: dict[str, Any] = {}
         self._keys: list[str] = []
         self._index: dict[str, int] = {}
-        self._lock = threading.Lock()
 
-    def add(
-        self,
-        item_id: str,
-        item: Any,
-        task_name: str | None = None,
-        flow_name: str | None = None,
-    ) -> None:
-        """Cache ``item`` under ``item_id``, evicting a random item first when full."""
-        if self.max_cache_size == 0:
-            return
-        with self._lock:
-            if item_id in self._items:
-                return
-            while len(self._items) + 1 > self.max_cache_size:
-                self._evict(self._keys[self._rng.randrange(len(self._keys))])
-            self._index[item_id] = len(self._keys)
-            self._keys.append(item_id)
-            self._items[item_id] = item
-
-    def _evict(self, item_id: str) -> None:
+    def _evict_one(self) -> None:
+        item_id = self._keys[self._rng.randrange(len(self._keys))]
         position = self._index.pop(item_id)
         last = self._keys.pop()
         if last != item_id:
@@ -215,29 +202,10 @@ class RR:
             self._index[last] = position
         del self._items[item_id]
 
-    def get(
-        self,
-        item_id: str,
-        task_name: str | None = None,
-        flow_name: str | None = None,
-    ) -> Any:
-        """The item cached under ``item_id``; raises ``CacheMissError`` when absent."""
-        with self._lock:
-            try:
-                return self._items[item_id]
-            except KeyError:
-                raise CacheMissError(item_id) from None
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
-
-    def __contains__(self, item_id: object) -> bool:
-        with self._lock:
-            return item_id in self._items
-
-    def __repr__(self) -> str:
-        return f"RR(max_cache_size={self.max_cache_size})"
+    def _insert(self, item_id: str, item: Any) -> None:
+        self._index[item_id] = len(self._keys)
+        self._keys.append(item_id)
+        self._items[item_id] = item
 
 
 # --------------------------------------------------------------------------- Redis
