@@ -116,6 +116,8 @@ def test_failed_flow_exits_1() -> None:
     assert report["status"] == "failed"
     assert ("buyIngredientsFlow", "BuyFlour", "failed") in runs(report)
     assert "failed" in err
+    assert "task 'BuyFlour'" in err
+    assert "RuntimeError: the shop ran out of flour" in err
 
 
 def test_cyclic_example() -> None:
