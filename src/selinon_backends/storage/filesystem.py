@@ -23,7 +23,16 @@ from typing import Any
 
 from selinon_core.datastorage import DataStorage, ExcInfo
 
-from ._records import check_name_part, dumps, error_record, loads, missing
+from ._records import (
+    ERROR_SUFFIX,
+    RECORD_SUFFIXES,
+    dumps,
+    failure_of,
+    failure_record,
+    loads,
+    missing,
+    record_parts,
+)
 
 __all__ = ["Filesystem"]
 
@@ -58,12 +67,7 @@ class Filesystem(DataStorage):
 
     def result_path(self, flow_name: str, task_name: str, task_id: str, suffix: str = "") -> Path:
         """The file holding the result of ``task_id`` (``suffix`` ``".error"`` for failures)."""
-        return (
-            self.path
-            / check_name_part("flow name", flow_name)
-            / check_name_part("task name", task_name)
-            / f"{check_name_part('task id', task_id)}{suffix}.json"
-        )
+        return self.path.joinpath(*record_parts(flow_name, task_name, task_id, suffix))
 
     def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
         """The result stored for ``task_id`` (``ResultMissing`` if none)."""
@@ -86,19 +90,17 @@ class Filesystem(DataStorage):
         exc_info: ExcInfo,
     ) -> str:
         """Write a description of the failure to ``<task_id>.error.json``."""
-        target = self.result_path(flow_name, task_name, task_id, ".error")
-        record = {"node_args": node_args, "error": error_record(exc_info)}
-        self._write(target, dumps(record))
+        target = self.result_path(flow_name, task_name, task_id, ERROR_SUFFIX)
+        self._write(target, dumps(failure_record(node_args, exc_info)))
         return str(target)
 
     def retrieve_error(self, flow_name: str, task_name: str, task_id: str) -> dict[str, Any]:
         """The error record written by :meth:`store_error` (``ResultMissing`` if none)."""
-        record: dict[str, Any] = self._read(flow_name, task_name, task_id, ".error")
-        return dict(record["error"])
+        return failure_of(self._read(flow_name, task_name, task_id, ERROR_SUFFIX))
 
     def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
         """Remove the result and error files of ``task_id``; a no-op if there are none."""
-        for suffix in ("", ".error"):
+        for suffix in RECORD_SUFFIXES:
             self.result_path(flow_name, task_name, task_id, suffix).unlink(missing_ok=True)
 
     def _read(self, flow_name: str, task_name: str, task_id: str, suffix: str) -> Any:

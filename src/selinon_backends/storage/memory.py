@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from selinon_core.datastorage import DataStorage, ExcInfo
 
-from ._records import dumps, error_record, loads, missing
+from ._records import dumps, failure_of, failure_record, loads, missing
 
 __all__ = ["InMemoryStorage"]
 
@@ -93,8 +93,7 @@ class InMemoryStorage(DataStorage):
         exc_info: ExcInfo,
     ) -> str:
         """Keep a description of the failure under ``task_id``; returns the task id."""
-        record = {"flow_name": flow_name, "task_name": task_name, "node_args": node_args}
-        record["error"] = error_record(exc_info)
+        record = failure_record(node_args, exc_info, flow_name=flow_name, task_name=task_name)
         with self._lock:
             self._errors[task_id] = record
         return task_id
@@ -103,7 +102,7 @@ class InMemoryStorage(DataStorage):
         """The error record kept by :meth:`store_error` (``ResultMissing`` if none)."""
         with self._lock:
             try:
-                return dict(self._errors[task_id]["error"])
+                return failure_of(self._errors[task_id])
             except KeyError:
                 raise missing("in-memory storage (errors)", flow_name, task_name, task_id) from None
 
