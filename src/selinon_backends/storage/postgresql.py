@@ -147,20 +147,13 @@ class PostgreSQL(DataStorage):
 
     def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
         """The result stored for ``task_id`` (``ResultMissing`` if none)."""
-        row = self._run("select", (task_id,))
-        if row is None:
-            raise missing(f"PostgreSQL storage table {self.table!r}", flow_name, task_name, task_id)
-        return row[0]
+        return self._select("select", "", flow_name, task_name, task_id)
 
     def store(
         self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any
     ) -> int:
         """Upsert the row of ``task_id``; returns its ``id``."""
-        row = self._run(
-            "upsert", (flow_name, task_name, task_id, self._json(node_args), self._json(result))
-        )
-        assert row is not None
-        return int(row[0])
+        return self._upsert("upsert", (flow_name, task_name, task_id), node_args, result)
 
     def store_error(
         self,
@@ -171,30 +164,36 @@ class PostgreSQL(DataStorage):
         exc_info: ExcInfo,
     ) -> int:
         """Upsert a description of the failure into ``<table>_error``; returns its ``id``."""
-        params = (
-            flow_name,
-            task_name,
-            task_id,
-            self._json(node_args),
-            self._json(error_record(exc_info)),
-        )
-        row = self._run("upsert_error", params)
-        assert row is not None
-        return int(row[0])
+        names = (flow_name, task_name, task_id)
+        return self._upsert("upsert_error", names, node_args, error_record(exc_info))
 
     def retrieve_error(self, flow_name: str, task_name: str, task_id: str) -> dict[str, Any]:
         """The error record kept by :meth:`store_error` (``ResultMissing`` if none)."""
-        row = self._run("select_error", (task_id,))
-        if row is None:
-            where = f"PostgreSQL storage table {self.table!r} (errors)"
-            raise missing(where, flow_name, task_name, task_id)
-        return dict(row[0])
+        return dict(self._select("select_error", " (errors)", flow_name, task_name, task_id))
 
     def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
         """Delete the rows of ``task_id``; a no-op if there are none."""
         self._run("delete", (task_id, task_id))
 
     # ------------------------------------------------------------------ internals
+
+    def _select(
+        self, statement: str, what: str, flow_name: str, task_name: str, task_id: str
+    ) -> Any:
+        """The one column a select returns; ``ResultMissing`` (naming ``what``) without a row."""
+        row = self._run(statement, (task_id,))
+        if row is None:
+            where = f"PostgreSQL storage table {self.table!r}{what}"
+            raise missing(where, flow_name, task_name, task_id)
+        return row[0]
+
+    def _upsert(
+        self, statement: str, names: tuple[str, str, str], node_args: Any, value: Any
+    ) -> int:
+        """Run an upsert with ``(flow_name, task_name, task_id)``; returns the row's ``id``."""
+        row = self._run(statement, (*names, self._json(node_args), self._json(value)))
+        assert row is not None
+        return int(row[0])
 
     def _json(self, value: Any) -> Any:
         return self._psycopg.types.json.Jsonb(value, dumps=dumps)

@@ -39,7 +39,7 @@ from selinon_core.datastorage import DataStorage, ExcInfo
 from selinon_core.errors import TransientBackendError
 
 from ._errors import import_client, map_backend_errors
-from ._records import dumps, error_record, loads, missing
+from ._records import dumps, failure_of, failure_record, loads, missing
 
 if TYPE_CHECKING:
     import redis as redis_lib
@@ -152,21 +152,13 @@ class Redis(DataStorage):
 
     def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
         """The result stored for ``task_id`` (``ResultMissing`` if none)."""
-        with self._errors_mapped():
-            raw = self._conn().get(self.result_key(task_id))
-        if raw is None:
-            raise missing(f"Redis storage {self._where()}", flow_name, task_name, task_id)
-        return loads(raw.decode(self.charset, self.errors))
+        return self._read(self.result_key(task_id), "", flow_name, task_name, task_id)
 
     def store(
         self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any
     ) -> str:
         """``SET`` the result (overwriting, with the TTL if any); returns the key."""
-        key = self.result_key(task_id)
-        data = dumps(result).encode(self.charset, self.errors)
-        with self._errors_mapped():
-            self._conn().set(key, data, px=self.ttl)
-        return key
+        return self._write(self.result_key(task_id), result)
 
     def store_error(
         self,
@@ -177,20 +169,13 @@ class Redis(DataStorage):
         exc_info: ExcInfo,
     ) -> str:
         """``SET`` a description of the failure under the error key; returns the key."""
-        key = self.error_key(task_id)
-        record = {"flow_name": flow_name, "task_name": task_name, "node_args": node_args}
-        record["error"] = error_record(exc_info)
-        with self._errors_mapped():
-            self._conn().set(key, dumps(record).encode(self.charset, self.errors), px=self.ttl)
-        return key
+        record = failure_record(node_args, exc_info, flow_name=flow_name, task_name=task_name)
+        return self._write(self.error_key(task_id), record)
 
     def retrieve_error(self, flow_name: str, task_name: str, task_id: str) -> dict[str, Any]:
         """The error record kept by :meth:`store_error` (``ResultMissing`` if none)."""
-        with self._errors_mapped():
-            raw = self._conn().get(self.error_key(task_id))
-        if raw is None:
-            raise missing(f"Redis storage {self._where()} (errors)", flow_name, task_name, task_id)
-        return dict(loads(raw.decode(self.charset, self.errors))["error"])
+        key = self.error_key(task_id)
+        return failure_of(self._read(key, " (errors)", flow_name, task_name, task_id))
 
     def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
         """``DEL`` the result and error keys of ``task_id``; a no-op if there are none."""
@@ -206,6 +191,21 @@ class Redis(DataStorage):
         if self._client is None:
             raise TransientBackendError("Redis storage is not connected; call connect() first")
         return self._client
+
+    def _read(self, key: str, what: str, flow_name: str, task_name: str, task_id: str) -> Any:
+        """``GET`` and decode ``key``; ``ResultMissing`` (naming ``what``) when it is absent."""
+        with self._errors_mapped():
+            raw = self._conn().get(key)
+        if raw is None:
+            raise missing(f"Redis storage {self._where()}{what}", flow_name, task_name, task_id)
+        return loads(raw.decode(self.charset, self.errors))
+
+    def _write(self, key: str, value: Any) -> str:
+        """``SET`` ``key`` to ``value`` as JSON (with the TTL if any); returns the key."""
+        data = dumps(value).encode(self.charset, self.errors)
+        with self._errors_mapped():
+            self._conn().set(key, data, px=self.ttl)
+        return key
 
     def _where(self) -> str:
         place = self.unix_socket_path or f"{self.host}:{self.port}"

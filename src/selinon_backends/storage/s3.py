@@ -35,7 +35,16 @@ from selinon_core.errors import BackendError, TransientBackendError
 
 from ._errors import import_client, map_backend_errors
 from ._loop import LoopThread
-from ._records import check_name_part, dumps, error_record, loads, missing
+from ._records import (
+    ERROR_SUFFIX,
+    RECORD_SUFFIXES,
+    dumps,
+    failure_of,
+    failure_record,
+    loads,
+    missing,
+    record_parts,
+)
 
 __all__ = ["S3", "S3Storage"]
 
@@ -158,18 +167,12 @@ class S3(DataStorage):
 
     def object_key(self, flow_name: str, task_name: str, task_id: str, suffix: str = "") -> str:
         """The key of the object holding the result of ``task_id``."""
-        parts = [
-            check_name_part("flow name", flow_name),
-            check_name_part("task name", task_name),
-            f"{check_name_part('task id', task_id)}{suffix}.json",
-        ]
+        parts = record_parts(flow_name, task_name, task_id, suffix)
         return "/".join([self.prefix, *parts] if self.prefix else parts)
 
     def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
         """The result stored for ``task_id`` (``ResultMissing`` if none)."""
-        body = self._get(self.object_key(flow_name, task_name, task_id))
-        if body is None:
-            raise missing(f"S3 storage bucket {self.bucket!r}", flow_name, task_name, task_id)
+        body = self._read(flow_name, task_name, task_id, "")
         return loads(body) if self.serialize_json else body
 
     def store(
@@ -189,22 +192,17 @@ class S3(DataStorage):
         exc_info: ExcInfo,
     ) -> str:
         """``PutObject`` a description of the failure; returns the object key."""
-        key = self.object_key(flow_name, task_name, task_id, ".error")
-        record = {"node_args": node_args, "error": error_record(exc_info)}
-        self._put(key, dumps(record).encode())
+        key = self.object_key(flow_name, task_name, task_id, ERROR_SUFFIX)
+        self._put(key, dumps(failure_record(node_args, exc_info)).encode())
         return key
 
     def retrieve_error(self, flow_name: str, task_name: str, task_id: str) -> dict[str, Any]:
         """The error record kept by :meth:`store_error` (``ResultMissing`` if none)."""
-        body = self._get(self.object_key(flow_name, task_name, task_id, ".error"))
-        if body is None:
-            where = f"S3 storage bucket {self.bucket!r} (errors)"
-            raise missing(where, flow_name, task_name, task_id)
-        return dict(loads(body)["error"])
+        return failure_of(loads(self._read(flow_name, task_name, task_id, ERROR_SUFFIX)))
 
     def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
         """Delete the result and error objects of ``task_id``; a no-op if there are none."""
-        keys = [self.object_key(flow_name, task_name, task_id, s) for s in ("", ".error")]
+        keys = [self.object_key(flow_name, task_name, task_id, s) for s in RECORD_SUFFIXES]
         client = self._conn()
 
         async def delete() -> None:
@@ -223,6 +221,16 @@ class S3(DataStorage):
         if isinstance(result, bytes | bytearray):
             return bytes(result)
         raise TypeError("S3 storage with serialize_json: false stores only bytes or str results")
+
+    def _read(self, flow_name: str, task_name: str, task_id: str, suffix: str) -> bytes:
+        """The body of a record object; ``ResultMissing`` when there is none."""
+        body = self._get(self.object_key(flow_name, task_name, task_id, suffix))
+        if body is None:
+            where = f"S3 storage bucket {self.bucket!r}"
+            if suffix == ERROR_SUFFIX:
+                where += " (errors)"
+            raise missing(where, flow_name, task_name, task_id)
+        return body
 
     def _put(self, key: str, body: bytes) -> None:
         client = self._conn()
