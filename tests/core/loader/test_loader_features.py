@@ -5,25 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.core.loader._texts import NODES
 
 from selinon_core.envexpand import ExpansionError, expand
 from selinon_core.errors import SpecError
 from selinon_core.loader import load_system, load_system_from_texts
 
-NODES = """\
-tasks:
-  - name: Task1
-    import: myproject.tasks
-    storage: S1
-  - name: Task2
-    import: myproject.tasks
-flows: [flow1, flow2]
-storages:
-  - name: S1
-    import: myapp.storages
-    classname: MyStorage
-    configuration: {echo: false}
-"""
 FLOW1 = """\
 flow-definitions:
   - name: flow1
