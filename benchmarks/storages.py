@@ -93,23 +93,13 @@ def postgresql() -> Iterator[tuple[DataStorage, Callable[[], int | None]]]:
 
 @contextmanager
 def s3() -> Iterator[tuple[DataStorage, Callable[[], int | None]]]:
+    from tests.contract._moto import moto_s3_options
     from tests.services import moto_s3_server
 
     from selinon_backends.storage.s3 import S3
 
     with moto_s3_server() as server:
-        yield (
-            S3(
-                "bench",
-                endpoint_url=server.endpoint_url,
-                use_ssl=False,
-                aws_access_key_id=server.aws_access_key_id,
-                aws_secret_access_key=server.aws_secret_access_key,
-                region_name=server.region_name,
-                create_bucket=True,
-            ),
-            lambda: None,
-        )
+        yield S3("bench", **moto_s3_options(server), create_bucket=True), lambda: None
 
 
 ADAPTERS: dict[str, tuple[Callable[[], Any], int]] = {

@@ -32,6 +32,8 @@ from selinon_backends.storage.filesystem import Filesystem  # noqa: E402
 from selinon_backends.storage.memory import InMemoryStorage  # noqa: E402
 from selinon_core.datastorage import DataStorage  # noqa: E402
 
+from ._moto import moto_s3_options  # noqa: E402
+
 ALL_BACKENDS = ["memory", "memory-json", "filesystem", "redis", "postgresql", "s3"]
 SERVICE_BACKENDS = ["redis", "postgresql", "s3"]
 
@@ -150,11 +152,7 @@ def _s3_backend(server: MotoS3) -> Backend:
 
         config: dict[str, Any] = {
             "bucket": bucket,
-            "endpoint_url": server.endpoint_url,
-            "use_ssl": False,
-            "aws_access_key_id": server.aws_access_key_id,
-            "aws_secret_access_key": server.aws_secret_access_key,
-            "region_name": server.region_name,
+            **moto_s3_options(server),
             "prefix": prefix,
             "create_bucket": True,
         }

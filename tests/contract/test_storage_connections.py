@@ -13,6 +13,7 @@ from selinon_backends.storage.s3 import S3
 from selinon_core.datastorage import DataStorage
 from selinon_core.errors import TransientBackendError
 
+from ._moto import moto_s3_options
 from .conftest import Backend
 
 FLOW, TASK = "contract_flow", "ContractTask"
@@ -40,11 +41,7 @@ def test_s3_server_stopped_then_restarted() -> None:
     with moto_s3_server(port) as server:
         storage = S3(
             "outage-bucket",
-            endpoint_url=server.endpoint_url,
-            use_ssl=False,
-            aws_access_key_id=server.aws_access_key_id,
-            aws_secret_access_key=server.aws_secret_access_key,
-            region_name=server.region_name,
+            **moto_s3_options(server),
             create_bucket=True,
             max_attempts=1,
             timeout=5,
