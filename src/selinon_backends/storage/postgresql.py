@@ -253,11 +253,15 @@ def _statements(sql: Any, table: str) -> dict[str, Any]:
         return sql.SQL(template).format(results=results, errors=errors, lock=lock_key)
 
     return {
-        "create": build(_CREATE),
+        "create": build(
+            "SELECT pg_advisory_xact_lock(hashtext({lock}));\n"
+            + _of_results(_CREATE)
+            + _of_errors(_CREATE)
+        ),
         "select": build("SELECT result FROM {results} WHERE task_id = %s"),
         "select_error": build("SELECT error FROM {errors} WHERE task_id = %s"),
-        "upsert": build(_UPSERT.replace("{table}", "{results}").replace("{column}", "result")),
-        "upsert_error": build(_UPSERT.replace("{table}", "{errors}").replace("{column}", "error")),
+        "upsert": build(_of_results(_UPSERT)),
+        "upsert_error": build(_of_errors(_UPSERT)),
         "delete": build(
             "WITH r AS (DELETE FROM {results} WHERE task_id = %s) "
             "DELETE FROM {errors} WHERE task_id = %s"
@@ -265,23 +269,24 @@ def _statements(sql: Any, table: str) -> dict[str, Any]:
     }
 
 
+def _of_results(template: str) -> str:
+    """``template`` (with ``{table}`` and ``{column}``) for the result table."""
+    return template.replace("{table}", "{results}").replace("{column}", "result")
+
+
+def _of_errors(template: str) -> str:
+    """``template`` (with ``{table}`` and ``{column}``) for the error table."""
+    return template.replace("{table}", "{errors}").replace("{column}", "error")
+
+
 _CREATE = """
-SELECT pg_advisory_xact_lock(hashtext({lock}));
-CREATE TABLE IF NOT EXISTS {results} (
+CREATE TABLE IF NOT EXISTS {table} (
     id BIGSERIAL PRIMARY KEY,
     flow_name VARCHAR(255),
     task_name VARCHAR(255),
     task_id VARCHAR(255) NOT NULL UNIQUE,
     node_args JSONB,
-    result JSONB
-);
-CREATE TABLE IF NOT EXISTS {errors} (
-    id BIGSERIAL PRIMARY KEY,
-    flow_name VARCHAR(255),
-    task_name VARCHAR(255),
-    task_id VARCHAR(255) NOT NULL UNIQUE,
-    node_args JSONB,
-    error JSONB
+    {column} JSONB
 );
 """
 
