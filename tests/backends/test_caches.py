@@ -6,7 +6,6 @@ import contextlib
 import json
 import random
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:  # make ``tests.services`` importable without a root conftest
     sys.path.insert(0, _ROOT)
 
+from tests.contract._threads import run_threads  # noqa: E402
 from tests.services import require_redis, unique_name  # noqa: E402
 
 CacheFactory = Callable[[int], Any]
@@ -326,27 +326,16 @@ TestRandomReplacement.settings = settings(max_examples=100, stateful_step_count=
 def test_concurrent_adds_and_gets_keep_the_cache_consistent(name: str) -> None:
     size = 32
     cache = POLICIES[name](size)
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(8)
 
     def worker(offset: int) -> None:
-        try:
-            barrier.wait()
-            for i in range(2000):
-                item_id = f"{(i * 7 + offset) % 100}"
-                cache.add(item_id, int(item_id))
-                # a miss is allowed: another thread may have evicted it in between
-                with contextlib.suppress(CacheMissError):
-                    assert cache.get(item_id) == int(item_id)
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for i in range(2000):
+            item_id = f"{(i * 7 + offset) % 100}"
+            cache.add(item_id, int(item_id))
+            # a miss is allowed: another thread may have evicted it in between
+            with contextlib.suppress(CacheMissError):
+                assert cache.get(item_id) == int(item_id)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_threads(8, worker, timeout=None)
     assert len(cache) == size
     assert all(cache.get(k) == int(k) for k in list(cache._items))
 
@@ -495,22 +484,13 @@ def test_redis_cache_is_shared_between_instances(real_redis: RedisTarget) -> Non
 @pytest.mark.service
 def test_redis_cache_concurrent_threads(real_redis: RedisTarget) -> None:
     cache = real_redis.cache(max_connections=4)
-    errors: list[BaseException] = []
 
     def worker(n: int) -> None:
-        try:
-            for i in range(50):
-                cache.add(f"{n}-{i}", [n, i])
-                assert cache.get(f"{n}-{i}") == [n, i]
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for i in range(50):
+            cache.add(f"{n}-{i}", [n, i])
+            assert cache.get(f"{n}-{i}") == [n, i]
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_threads(6, worker, timeout=None)
     cache.close()
 
 

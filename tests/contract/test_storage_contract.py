@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import threading
 import uuid
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from selinon_core.datastorage import DataStorage
 from selinon_core.errors import ResultMissing
 
+from ._threads import run_threads
 from .conftest import Backend
 
 FLOW = "contract_flow"
@@ -93,24 +93,13 @@ def test_concurrent_writers(storage: DataStorage) -> None:
     threads_count, per_thread = 8, 15
     shared_id = new_id()
     ids = [[new_id() for _ in range(per_thread)] for _ in range(threads_count)]
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(threads_count)
 
     def writer(worker: int) -> None:
-        try:
-            barrier.wait()
-            for number, task_id in enumerate(ids[worker]):
-                storage.store(None, FLOW, TASK, task_id, {"worker": worker, "n": number})
-                storage.store(None, FLOW, TASK, shared_id, {"worker": worker, "n": number})
-        except BaseException as exc:  # collected and re-raised by the main thread
-            errors.append(exc)
+        for number, task_id in enumerate(ids[worker]):
+            storage.store(None, FLOW, TASK, task_id, {"worker": worker, "n": number})
+            storage.store(None, FLOW, TASK, shared_id, {"worker": worker, "n": number})
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    run_threads(threads_count, writer)
     for worker, worker_ids in enumerate(ids):
         got = [storage.retrieve(FLOW, TASK, task_id) for task_id in worker_ids]
         assert got == [{"worker": worker, "n": n} for n in range(per_thread)]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,6 +17,8 @@ from selinon_core.errors import (
 from selinon_core.ports import ResultsPort
 from selinon_core.system import System
 from selinon_core.trace import TraceEvent, TraceName
+
+from ._threads import run_threads
 
 ADAPTERS = "tests.contract._adapters"
 FLOW = "flow1"
@@ -232,32 +232,13 @@ def test_delete_trace(trace: Collector) -> None:
         pool.retrieve(FLOW, "Task1", "id-1")
 
 
-def _run_threads(count: int, target: Callable[[int], None]) -> None:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(count)
-
-    def run(number: int) -> None:
-        try:
-            barrier.wait()
-            target(number)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
-
-
 def test_one_instance_connected_once_across_threads(trace: Collector) -> None:
     from tests.contract._adapters import Recording
 
     pool = pool_for(make_system({"slow": 0.01}), trace)
     before = Recording.connects
     seen: list[Any] = []
-    _run_threads(12, lambda _: seen.append(pool.get_connected_storage("Store")))
+    run_threads(12, lambda _: seen.append(pool.get_connected_storage("Store")), timeout=30)
     assert len({id(adapter) for adapter in seen}) == 1
     assert type(seen[0]).connects - before == 1
     assert trace.names() == [T.STORAGE_CONNECT]
@@ -265,7 +246,7 @@ def test_one_instance_connected_once_across_threads(trace: Collector) -> None:
 
 def test_adapters_that_are_not_thread_safe_are_called_one_at_a_time(trace: Collector) -> None:
     pool = pool_for(make_system({"slow": 0.002}), trace)
-    _run_threads(8, lambda n: pool.store(None, FLOW, "Task1", f"id-{n}", n))
+    run_threads(8, lambda n: pool.store(None, FLOW, "Task1", f"id-{n}", n), timeout=30)
     adapter = pool.get_connected_storage("Store")
     assert adapter.max_active == 1
     assert sorted(adapter.data.values()) == list(range(8))
