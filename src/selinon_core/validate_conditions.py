@@ -223,9 +223,17 @@ def _check_node_path(
             f"name a task inside it, e.g. '{node}/<Task>'",
         )
     elif task.storage is None:
-        rep.error(path, f"predicate {predicate!r} reads task {last!r}, which has no storage")
+        rep.error(
+            path,
+            f"predicate {predicate!r} reads task {last!r}, which has no storage",
+            f"give task {last!r} a 'storage' so its results can be read",
+        )
     elif task.storage_read_only:
-        rep.error(path, f"predicate {predicate!r} reads task {last!r}, whose storage is read-only")
+        rep.error(
+            path,
+            f"predicate {predicate!r} reads task {last!r}, whose storage is read-only",
+            f"results of task {last!r} are not stored; drop 'storage_read_only'",
+        )
 
 
 def flow_nodes(flow: FlowSpec) -> set[str]:

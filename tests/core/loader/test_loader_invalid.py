@@ -1099,3 +1099,17 @@ def test_base_configuration_is_valid() -> None:
     system = load_system_from_texts(NODES, [FLOWS], environ={})
     assert sorted(system.spec.flows) == ["flow1", "flow2"]
     assert system.warnings == ()
+
+
+def test_message_predicate_on_task_without_storage_hints_at_the_fix() -> None:
+    nodes_text = (
+        "tasks:\n  - {name: A, import: m}\n  - {name: B, import: m}\nflows: [f]\n"
+        "flow-definitions:\n  - name: f\n    edges:\n      - {from: [], to: A}\n"
+        "      - {from: A, to: B, condition: {name: fieldExist, args: {key: x}}}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_system_from_texts(nodes_text, check_imports=False, environ={})
+    (problem,) = caught.value.problems
+    assert "which has no storage" in problem.message
+    assert problem.hint == "give task 'A' a 'storage' so its results can be read"
+    assert problem.line == 9
