@@ -56,6 +56,8 @@ from selinon_core.trace import TraceEvent, TraceName
 
 __all__ = ["Dispatcher", "Step"]
 
+_SUBFLOW_EVENTS = (SubflowFinished, SubflowFailed)
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
@@ -77,13 +79,17 @@ class Dispatcher:
 
     Args:
         system: the loaded configuration; per-flow tables and conditions are built once here.
+        trace: build trace events; with ``False`` every :class:`Step` has an empty ``trace``
+            (states and actions are exactly the same), which saves the cost of building
+            events nobody reads.
 
     Raises:
         SpecError: a condition of the configuration does not compile.
     """
 
-    def __init__(self, system: System) -> None:
+    def __init__(self, system: System, *, trace: bool = True) -> None:
         self.system = system
+        self.tracing = trace
         self._tables: dict[str, FlowTable] = build_tables(system)
 
     def table(self, flow_name: str) -> FlowTable:
@@ -92,10 +98,10 @@ class Dispatcher:
         Raises:
             UnknownFlowError: no such flow.
         """
-        try:
-            return self._tables[flow_name]
-        except KeyError:
-            raise UnknownFlowError(f"unknown flow {flow_name!r}") from None
+        table = self._tables.get(flow_name)
+        if table is None:
+            raise UnknownFlowError(f"unknown flow {flow_name!r}")
+        return table
 
     def step(self, state: FlowState | None, event: Event, results: ResultsPort) -> Step:
         """Apply ``event`` to ``state``.
@@ -130,13 +136,14 @@ class Dispatcher:
         if name is None:
             return _ignored(state, event, "node is not running")
         table = self.table(state.flow_name)
-        is_flow_event = isinstance(event, SubflowFinished | SubflowFailed)
+        is_flow_event = isinstance(event, _SUBFLOW_EVENTS)
         if table.nodes[name].is_flow != is_flow_event:
             return _ignored(state, event, "event kind does not match the node kind")
-        tx = StepTx(self.system, table, state, event.at, results)
-        if isinstance(event, NodeSucceeded | SubflowFinished):
-            summary = event.summary if isinstance(event, SubflowFinished) else None
-            self._node_finished(tx, name, event.node_id, summary)
+        tx = StepTx(self.system, table, state, event.at, results, tracing=self.tracing)
+        if isinstance(event, NodeSucceeded):
+            self._node_finished(tx, name, event.node_id, None)
+        elif isinstance(event, SubflowFinished):
+            self._node_finished(tx, name, event.node_id, event.summary)
         else:
             self._node_failed(tx, name, event)
         return self._settle(tx)
@@ -158,7 +165,7 @@ class Dispatcher:
             parent=event.parent,
             selective=event.selective,
         )
-        tx = StepTx(self.system, table, fresh, event.at, results)
+        tx = StepTx(self.system, table, fresh, event.at, results, tracing=self.tracing)
         self._start_flow(tx)
         return self._settle(tx)
 
@@ -177,7 +184,8 @@ class Dispatcher:
     def _on_timer(self, state: FlowState, event: TimerDue, results: ResultsPort) -> Step:
         if state.status != "retry_wait" or event.timer_id != state.timer_id:
             return _ignored(state, event, "no such timer pending")
-        tx = StepTx(self.system, self.table(state.flow_name), state, event.at, results)
+        table = self.table(state.flow_name)
+        tx = StepTx(self.system, table, state, event.at, results, tracing=self.tracing)
         tx.status = "running"
         tx.timer_id = None
         tx.active = PMap()
@@ -201,14 +209,19 @@ class Dispatcher:
 
     def _node_finished(self, tx: StepTx, name: str, nid: str, summary: FlowSummary | None) -> None:
         tx.active = tx.active.delete(nid)
-        tx.emit(
-            TraceName.NODE_SUCCESSFUL, node_name=name, node_id=nid, selective=tx.selective_flag()
-        )
+        if tx.tracing:
+            tx.emit(
+                TraceName.NODE_SUCCESSFUL,
+                node_name=name,
+                node_id=nid,
+                selective=tx.selective_flag(),
+            )
         if tx.args_pending:
             tx.args_pending = False
             tx.node_args = _first_result(tx, name, nid)
-        tx.pending.append((name, nid, summary))
-        _drain(tx)
+        fire_edges(tx, name, (nid, summary))
+        tx.add_done(name, nid, summary)
+        _drain(tx)  # results reused by selective run functions
 
     def _node_failed(self, tx: StepTx, name: str, event: NodeFailed | SubflowFailed) -> None:
         tx.active = tx.active.delete(event.node_id)
@@ -234,6 +247,8 @@ class Dispatcher:
 
     def _settle(self, tx: StepTx) -> Step:
         running = tx.running()
+        if running and not tx.fail_now:  # the common case: the flow goes on
+            return Step(tx.commit(), tuple(tx.actions), tuple(tx.trace))
         if not tx.fail_now and not running and tx.failed:
             run_fallbacks(tx)
             running = tx.running()

@@ -56,7 +56,7 @@ class EdgeContext:
 
     def message(self, node: str) -> Any:
         """The stored result of ``node`` (a source of the edge, or a ``flow/Task`` path)."""
-        first, *rest = node.split("/")
+        first, *rest = node.split("/") if "/" in node else (node,)
         instance = self._instance(first)
         if instance is None:
             raise ResultMissing(f"node {first!r} has no finished instance")
@@ -95,6 +95,22 @@ def evaluate(
         return False
 
 
+def _edge_condition(tx: StepTx, edge: EdgeTable, ctx: EdgeContext) -> bool:
+    """:func:`evaluate` for an edge, building the error's trace details only when needed."""
+    assert edge.condition is not None
+    try:
+        return edge.condition.evaluate(ctx)
+    except (ConditionError, ResultMissing) as exc:
+        tx.emit(
+            TraceName.CONDITION_ERROR,
+            condition=edge.condition.text,
+            what=str(exc),
+            nodes_to=list(edge.dests),
+            nodes_from=list(edge.sources),
+        )
+        return False
+
+
 def _edge_details(tx: StepTx, edge: EdgeTable, parent: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "nodes_to": list(edge.dests),
@@ -108,6 +124,8 @@ def _edge_details(tx: StepTx, edge: EdgeTable, parent: Mapping[str, Any]) -> dic
 
 
 def _parent_map(tx: StepTx, edge: EdgeTable, combo: tuple[Instance, ...]) -> dict[str, Any]:
+    if edge.task_sources:
+        return {src: instance[0] for src, instance in zip(edge.sources, combo, strict=True)}
     spec = tx.table.spec
     nodes = tx.table.nodes
     parent: dict[str, Any] = {}
@@ -151,18 +169,36 @@ def fire_edges(tx: StepTx, name: str, new: Instance) -> None:
     table = tx.table
     for idx in table.out_edges.get(name, ()):
         edge = table.edges[idx]
-        planned, allowed = _allowed(tx, edge)
-        if planned and allowed is None:
-            continue
-        for combo in _combinations(tx, edge, name, new):
-            parent = _parent_map(tx, edge, combo)
-            if edge.condition is not None:
-                ctx = EdgeContext(tx, dict(zip(edge.sources, combo, strict=True)))
-                if not _condition_true(tx, edge, ctx, parent):
-                    continue
-            _launch(tx, edge, parent, allowed)
+        allowed = None
+        if tx.selective is not None:
+            planned, allowed = _allowed(tx, edge)
+            if planned and allowed is None:
+                continue
+        if len(edge.sources) == 1:  # the common case: one combination, the new instance
+            _fire(tx, edge, (new,), {name: new}, allowed)
             if tx.fail_now:
                 return
+            continue
+        for combo in _combinations(tx, edge, name, new):
+            _fire(tx, edge, combo, dict(zip(edge.sources, combo, strict=True)), allowed)
+            if tx.fail_now:
+                return
+
+
+def _fire(
+    tx: StepTx,
+    edge: EdgeTable,
+    combo: tuple[Instance, ...],
+    by_name: Mapping[str, Instance],
+    allowed: tuple[str, ...] | None,
+) -> None:
+    """Evaluate ``edge`` for one combination and launch it when its condition holds."""
+    parent = _parent_map(tx, edge, combo)
+    if edge.condition is not None and not _condition_true(
+        tx, edge, EdgeContext(tx, by_name), parent
+    ):
+        return
+    _launch(tx, edge, parent, allowed)
 
 
 def fire_starting_edges(tx: StepTx) -> None:
@@ -187,19 +223,18 @@ def fire_starting_edges(tx: StepTx) -> None:
 def _condition_true(
     tx: StepTx, edge: EdgeTable, ctx: EdgeContext, parent: Mapping[str, Any]
 ) -> bool:
-    assert edge.condition is not None
-    details = {"nodes_to": list(edge.dests), "nodes_from": list(edge.sources)}
-    if evaluate(tx, edge.condition, ctx, **details):
+    if _edge_condition(tx, edge, ctx):
         return True
-    tx.emit(
-        TraceName.EDGE_COND_FALSE,
-        nodes_to=list(edge.dests),
-        nodes_from=list(edge.sources),
-        condition=edge.condition_str,
-        parent=dict(parent),
-        node_args=tx.node_args,
-        selective=tx.selective_flag(),
-    )
+    if tx.tracing:
+        tx.emit(
+            TraceName.EDGE_COND_FALSE,
+            nodes_to=list(edge.dests),
+            nodes_from=list(edge.sources),
+            condition=edge.condition_str,
+            parent=dict(parent),
+            node_args=tx.node_args,
+            selective=tx.selective_flag(),
+        )
     return False
 
 
@@ -221,7 +256,8 @@ def _foreach_items(tx: StepTx, edge: EdgeTable, parent: Mapping[str, Any]) -> li
         )
         tx.fail_now = True
         return None
-    tx.emit(TraceName.FOREACH_RESULT, result=items, **_edge_details(tx, edge, parent))
+    if tx.tracing:
+        tx.emit(TraceName.FOREACH_RESULT, result=items, **_edge_details(tx, edge, parent))
     return items
 
 
@@ -229,14 +265,33 @@ def _launch(
     tx: StepTx, edge: EdgeTable, parent: dict[str, Any], allowed: tuple[str, ...] | None
 ) -> None:
     """The edge fired: start its destinations (once per foreach item)."""
-    tx.triggered |= 1 << edge.index
+    tx.triggered |= edge.bit
+    if allowed is None and edge.task_dests:
+        # The hot path: plain tasks, nothing selective; the foreach item is not used.
+        count = 1 if edge.foreach is None else _foreach_count(tx, edge, parent)
+        nodes = tx.table.nodes
+        infos = [nodes[dest] for dest in edge.dests]
+        why = edge.why
+        for _ in range(count):
+            for info in infos:
+                tx.start_task(info, parent, why)
+        return
     items: list[Any] | None = [None]
     if edge.foreach is not None:
         items = _foreach_items(tx, edge, parent)
-    if items is None:
-        return
+    if items is not None:
+        _launch_items(tx, edge, parent, allowed, items)
+
+
+def _launch_items(
+    tx: StepTx,
+    edge: EdgeTable,
+    parent: dict[str, Any],
+    allowed: tuple[str, ...] | None,
+    items: list[Any],
+) -> None:
+    """Start the destinations once per item: sub-flows, or under a selective plan."""
     propagate = edge.foreach is not None and edge.foreach.propagate_result
-    why = {"condition_str": edge.condition_str, "foreach_str": edge.foreach_str}
     for item in items:
         for dest in edge.dests:
             if allowed is not None and dest not in allowed:
@@ -251,8 +306,13 @@ def _launch(
                     return
                 continue
             tx.start_node(
-                dest, parent, item=item, propagate_item=propagate, plan=edge.plan, why=why
+                dest, parent, item=item, propagate_item=propagate, plan=edge.plan, why=edge.why
             )
+
+
+def _foreach_count(tx: StepTx, edge: EdgeTable, parent: Mapping[str, Any]) -> int:
+    items = _foreach_items(tx, edge, parent)
+    return 0 if items is None else len(items)
 
 
 def _reused(tx: StepTx, edge: EdgeTable, dest: str, parent: dict[str, Any]) -> bool:

@@ -23,12 +23,15 @@ from selinon_core.trace import TraceEvent, TraceName
 
 __all__ = ["StepTx"]
 
+_NO_DETAILS: Mapping[str, Any] = {}
+
 
 class StepTx:
     """Changes, actions and trace events of one step over one flow state.
 
     Attributes mirror the mutable parts of :class:`FlowState`; ``fail_now`` is set when the
-    flow must fail at the end of the step (eager failure, foreach error).
+    flow must fail at the end of the step (eager failure, foreach error).  With ``tracing``
+    off, :meth:`emit` records nothing and hot paths skip building trace details at all.
     """
 
     __slots__ = (
@@ -40,6 +43,8 @@ class StepTx:
         "done",
         "fail_now",
         "failed",
+        "flow_id",
+        "flow_name",
         "log",
         "node_args",
         "pending",
@@ -53,15 +58,26 @@ class StepTx:
         "table",
         "timer_id",
         "trace",
+        "tracing",
         "triggered",
     )
 
     def __init__(
-        self, system: System, table: FlowTable, state: FlowState, at: float, results: ResultsPort
+        self,
+        system: System,
+        table: FlowTable,
+        state: FlowState,
+        at: float,
+        results: ResultsPort,
+        *,
+        tracing: bool = True,
     ) -> None:
         self.system = system
         self.table = table
         self.base = state
+        self.flow_id = state.flow_id
+        self.flow_name = state.flow_name
+        self.tracing = tracing
         self.at = at
         self.results = results
         self.active: PMap[str, str] = state.active
@@ -84,21 +100,12 @@ class StepTx:
 
     # ------------------------------------------------------------------ bookkeeping
 
-    @property
-    def flow_id(self) -> str:
-        """The flow instance id."""
-        return self.base.flow_id
-
-    @property
-    def flow_name(self) -> str:
-        """The flow name."""
-        return self.base.flow_name
-
     def emit(self, name: TraceName, **details: Any) -> None:
-        """Record a trace event (``flow_name`` and ``dispatcher_id`` are added)."""
-        details["flow_name"] = self.base.flow_name
-        details["dispatcher_id"] = self.base.flow_id
-        self.trace.append(TraceEvent(name, self.at, details))
+        """Record a trace event (``flow_name`` and ``dispatcher_id`` are added), if tracing."""
+        if self.tracing:
+            details["flow_name"] = self.flow_name
+            details["dispatcher_id"] = self.flow_id
+            self.trace.append(TraceEvent(name, self.at, details))
 
     def selective_flag(self) -> Any:
         """The selective plan as trace details show it (``False`` when not selective)."""
@@ -116,7 +123,7 @@ class StepTx:
 
     def summary(self, *, ok: bool) -> FlowSummary:
         """The flow's summary as of now."""
-        return summarize(self.base.flow_name, self.base.flow_id, ok, self.log, self.failed)
+        return summarize(self.flow_name, self.flow_id, ok, self.log, self.failed)
 
     def running(self) -> bool:
         """Whether some node is running (nodes started in this step included)."""
@@ -127,27 +134,28 @@ class StepTx:
 
     def commit(self) -> FlowState:
         """The new flow state (version + 1)."""
-        self.running()
+        if self.started:
+            self.running()
         base = self.base
-        return FlowState(
-            flow_id=base.flow_id,
-            flow_name=base.flow_name,
-            version=base.version + 1,
-            status=self.status,
-            parent_flow_id=base.parent_flow_id,
-            node_args=self.node_args,
-            initial_node_args=base.initial_node_args,
-            parent=base.parent,
-            selective=self.selective,
-            retried_count=self.retried_count,
-            seq=self.seq,
-            active=self.active,
-            log=self.log,
-            done=self.done,
-            failed=self.failed,
-            triggered=self.triggered,
-            args_pending=self.args_pending,
-            timer_id=self.timer_id,
+        return FlowState(  # positional: the hot path, in FlowState's field order
+            self.flow_id,
+            self.flow_name,
+            base.version + 1,
+            self.status,
+            base.parent_flow_id,
+            self.node_args,
+            base.initial_node_args,
+            base.parent,
+            self.selective,
+            self.retried_count,
+            self.seq,
+            self.active,
+            self.log,
+            self.done,
+            self.failed,
+            self.triggered,
+            self.args_pending,
+            self.timer_id,
         )
 
     # ------------------------------------------------------------------ starting nodes
@@ -176,33 +184,34 @@ class StepTx:
             The new node id.
         """
         info = self.table.nodes[name]
-        nid = node_id(self.base.flow_id, self.seq)
+        if not info.is_flow:
+            return self.start_task(info, parent, why)
+        nid = node_id(self.flow_id, self.seq)
         self.seq += 1
-        details = dict(why) if why else {}
-        if info.is_flow:
-            self._start_subflow(
-                name=name,
-                nid=nid,
-                parent=parent,
-                item=item,
-                propagate_item=propagate_item,
-                plan=plan,
-                details=details,
-            )
-        else:
-            self._run_task(info, nid, parent, details)
+        self._start_subflow(
+            name=name,
+            nid=nid,
+            parent=parent,
+            item=item,
+            propagate_item=propagate_item,
+            plan=plan,
+            details=why or _NO_DETAILS,
+        )
         if not info.nowait:
             self.started.append((nid, name))  # added to ``active`` in bulk by running()
         return nid
 
-    def _run_task(
-        self, info: NodeInfo, nid: str, parent: Mapping[str, Any], details: dict[str, Any]
-    ) -> None:
+    def start_task(
+        self, info: NodeInfo, parent: Mapping[str, Any], why: Mapping[str, Any] | None
+    ) -> str:
+        """Start task ``info`` (the hot path of :meth:`start_node`); returns its node id."""
+        nid = f"{self.flow_id}.{self.seq}"  # node_id(), inlined
+        self.seq += 1
         task_parent = dict(parent)  # shared, read-only, by the action and the trace event
         self.actions.append(
             RunTask(
-                self.base.flow_id,
-                self.base.flow_name,
+                self.flow_id,
+                self.flow_name,
                 info.name,
                 nid,
                 self.node_args,
@@ -213,18 +222,22 @@ class StepTx:
                 self.selective,
             )
         )
-        self.emit(
-            TraceName.TASK_SCHEDULE,
-            task_name=info.name,
-            task_id=nid,
-            parent=task_parent,
-            selective_edge=False,
-            node_args=self.node_args,
-            queue=info.queue,
-            countdown=info.throttle_s,
-            selective=self.selective_flag(),
-            **details,
-        )
+        if self.tracing:
+            self.emit(
+                TraceName.TASK_SCHEDULE,
+                task_name=info.name,
+                task_id=nid,
+                parent=task_parent,
+                selective_edge=False,
+                node_args=self.node_args,
+                queue=info.queue,
+                countdown=info.throttle_s,
+                selective=self.selective_flag(),
+                **(why or _NO_DETAILS),
+            )
+        if not info.nowait:
+            self.started.append((nid, info.name))  # added to ``active`` in bulk by running()
+        return nid
 
     def _start_subflow(
         self,
@@ -235,7 +248,7 @@ class StepTx:
         item: Any,
         propagate_item: bool,
         plan: SelectivePlan | None,
-        details: dict[str, Any],
+        details: Mapping[str, Any],
     ) -> None:
         spec = self.table.spec
         info = self.table.nodes[name]
@@ -247,7 +260,7 @@ class StepTx:
         child_plan = plan if plan is not None else self.selective
         self.actions.append(
             StartSubflow(
-                flow_id=self.base.flow_id,
+                flow_id=self.flow_id,
                 flow_name=name,
                 child_flow_id=nid,
                 node_args=args,

@@ -9,12 +9,12 @@ tried (largest node set first, then lexical order of the sorted node names).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from selinon_core.conditions import CompiledCondition, compile_condition
 from selinon_core.selective import SelectivePlan, plan_for_edge
-from selinon_core.spec import ALWAYS_TRUE, Condition, FlowSpec, ForeachSpec
+from selinon_core.spec import ALWAYS_TRUE, Condition, EdgeSpec, FlowSpec, ForeachSpec
 from selinon_core.system import System
 
 __all__ = ["EdgeTable", "FailureEntry", "FallbackRule", "FlowTable", "NodeInfo", "build_tables"]
@@ -34,7 +34,13 @@ class NodeInfo:
 
 @dataclass(frozen=True, slots=True)
 class EdgeTable:
-    """One edge, ready to fire."""
+    """One edge, ready to fire.
+
+    The last fields are derived once for the hot path: ``bit`` is ``1 << index``,
+    ``task_sources`` tells that no source is a sub-flow (the parent mapping is then simply
+    source name -> node id), ``task_dests`` that every destination is a task, and ``why``
+    holds the trace details every node the edge starts gets.
+    """
 
     index: int
     sources: tuple[str, ...]
@@ -43,6 +49,10 @@ class EdgeTable:
     condition_str: str
     foreach: ForeachSpec | None
     plan: SelectivePlan | None
+    bit: int = 0
+    task_sources: bool = False
+    task_dests: bool = False
+    why: Mapping[str, str | None] = field(default_factory=dict)
 
     @property
     def foreach_str(self) -> str | None:
@@ -113,24 +123,43 @@ def _node_info(system: System, flow: FlowSpec, name: str) -> NodeInfo:
     )
 
 
+def _edge_table(system: System, idx: int, edge: EdgeSpec) -> EdgeTable:
+    default = edge.from_[0] if len(edge.from_) == 1 else None
+    cond, text = _compile(system, edge.condition, default)
+    plan = None
+    if edge.selective is not None:
+        plan = plan_for_edge(system.spec, edge.selective, edge.to[0])
+    foreach = edge.foreach
+    foreach_str = None if foreach is None else f"{foreach.import_}.{foreach.function}"
+    return EdgeTable(
+        idx,
+        edge.from_,
+        edge.to,
+        cond,
+        text,
+        foreach,
+        plan,
+        bit=1 << idx,
+        task_sources=not any(system.spec.is_flow(src) for src in edge.from_),
+        task_dests=not any(system.spec.is_flow(dest) for dest in edge.to),
+        why={"condition_str": text, "foreach_str": foreach_str},
+    )
+
+
 def _flow_table(system: System, flow: FlowSpec) -> FlowTable:
     edges: list[EdgeTable] = []
     out: dict[str, list[int]] = {}
     names: set[str] = set()
     tracked: set[str] = set()
     for idx, edge in enumerate(flow.edges):
-        default = edge.from_[0] if len(edge.from_) == 1 else None
-        cond, text = _compile(system, edge.condition, default)
-        plan = None
-        if edge.selective is not None:
-            plan = plan_for_edge(system.spec, edge.selective, edge.to[0])
-        edges.append(EdgeTable(idx, edge.from_, edge.to, cond, text, edge.foreach, plan))
+        table = _edge_table(system, idx, edge)
+        edges.append(table)
         for src in dict.fromkeys(edge.from_):
             out.setdefault(src, []).append(idx)
         if len(edge.from_) > 1:
             tracked.update(edge.from_)
-        if cond is not None:
-            read = {node.split("/")[0] for node in cond.nodes}
+        if table.condition is not None:
+            read = {node.split("/")[0] for node in table.condition.nodes}
             tracked.update(read.difference(edge.from_))
         names.update(edge.from_, edge.to)
     grouped: dict[tuple[str, ...], list[FallbackRule]] = {}

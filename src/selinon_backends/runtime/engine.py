@@ -98,7 +98,7 @@ class Engine:
         self.observer = observer
         self.slots = SlotStore()
         self.environment = RuntimeEnvironment(self.results, system)
-        self._dispatcher = Dispatcher(system)
+        self._dispatcher = Dispatcher(system, trace=tracer is not None)
         self._flow_seq = itertools.count(1)
 
     def run_flow(
@@ -147,6 +147,7 @@ class Engine:
     ) -> FlowRun:
         self._check_flow(flow_name)
         flow_id = flow_id or f"flow-{next(self._flow_seq)}"
+        self._dispatcher.tracing = self.tracer is not None  # nobody listens: build no events
         started = time.perf_counter()
         run = _Run(self, FlowRun(flow_name, flow_id, node_args))
         run.events.append(
@@ -159,7 +160,10 @@ class Engine:
         return run.flow_run
 
     def dispatcher_step(self, state: FlowState | None, event: Event) -> Step:
-        """One ``Dispatcher.step`` with this engine's results port."""
+        """One ``Dispatcher.step`` with this engine's results port.
+
+        Steps carry trace events only while the engine has a ``tracer``.
+        """
         return self._dispatcher.step(state, event, self.results)
 
 
@@ -170,6 +174,7 @@ class _Run:
         self.engine = engine
         self.flow_run = flow_run
         self.clock = engine.clock
+        self.now = engine.clock.now
         self.tracer = engine.tracer
         self.observer = engine.observer
         self.states: dict[str, FlowState] = {}
@@ -182,6 +187,8 @@ class _Run:
         self.flow_names: dict[str, str] = {flow_run.flow_id: flow_run.flow_name}
         self.backoff: dict[str, float] = {}
         self.seq = itertools.count()
+        self.step = engine._dispatcher.step
+        self.results = engine.results
         self.worker = Worker(
             engine.system,
             engine.results,
@@ -207,13 +214,15 @@ class _Run:
 
     def _loop(self) -> None:
         events, ready, timers = self.events, self.ready, self.timers
+        now, dispatch, start = self.now, self._dispatch, self._start
+        concurrency = self.engine.concurrency
         while True:
-            if timers and timers[0][0] <= self.clock.now():
+            if timers and timers[0][0] <= now():
                 self._fire_timer()
             elif events:
-                self._dispatch(events.popleft())
-            elif ready and self.inflight < self.engine.concurrency:
-                self._start(ready.popleft())
+                dispatch(events.popleft())
+            elif ready and self.inflight < concurrency:
+                start(ready.popleft())
             elif self.inflight:
                 self._collect()
             elif timers:
@@ -247,17 +256,21 @@ class _Run:
 
     def _dispatch(self, event: Event) -> None:
         try:
-            step = self.engine.dispatcher_step(self.states.get(event.flow_id), event)
+            step = self.step(self.states.get(event.flow_id), event, self.results)
         except TransientBackendError as exc:
             self._storage_issue(event, exc)
             return
-        self.backoff.pop(event.flow_id, None)
+        if self.backoff:
+            self.backoff.pop(event.flow_id, None)
         self.states[event.flow_id] = step.state
         if self.tracer is not None:
             for trace in step.trace:
                 self.tracer(trace)
         for action in step.actions:
-            self._carry_out(action)
+            if type(action) is RunTask:
+                self._schedule_task(action)
+            else:
+                self._carry_out(action)
 
     def _storage_issue(self, event: Event, exc: TransientBackendError) -> None:
         delay = self.backoff.get(event.flow_id, STORAGE_BACKOFF_START)
@@ -282,7 +295,7 @@ class _Run:
             self._flow_finished(action)
 
     def _schedule_task(self, action: RunTask) -> None:
-        if action.task_id not in self.records:
+        if action.task_id not in self.records:  # else: a retry of the same node
             self._record(
                 NodeRun(
                     action.flow_name,
@@ -295,11 +308,12 @@ class _Run:
                     nowait=action.nowait,
                 )
             )
-        countdown = self._throttle(f"task:{action.task_name}", action.throttle_s)
-        if countdown > 0:
-            self._later(countdown, action)
-        else:
-            self.ready.append(action)
+        if action.throttle_s:
+            countdown = self._throttle(f"task:{action.task_name}", action.throttle_s)
+            if countdown > 0:
+                self._later(countdown, action)
+                return
+        self.ready.append(action)
 
     def _start_subflow(self, action: StartSubflow) -> None:
         self._record(
@@ -355,8 +369,9 @@ class _Run:
     def _start(self, action: RunTask) -> None:
         record = self.records[action.task_id]
         record.status = "running"
-        self._notify(record)
-        attempt = self.attempts.get(action.task_id, 0)
+        if self.observer is not None:
+            self.observer(record)
+        attempt = self.attempts.get(action.task_id, 0) if self.attempts else 0
         if self.pool is None:
             self._finish(action, self.worker.execute(action, attempt))
             return
@@ -371,24 +386,25 @@ class _Run:
             for trace in outcome.trace:
                 self.tracer(trace)
         record = self.records[action.task_id]
-        if outcome.kind == "retry":
+        if outcome.kind == "succeeded":
+            self._succeeded(action, record, outcome.result)
+        elif outcome.kind == "retry":
             record.retries += 1
             if outcome.counted:
                 self.attempts[action.task_id] = self.attempts.get(action.task_id, 0) + 1
             record.status = "scheduled"
             self._later(outcome.countdown, action)
-        elif outcome.kind == "succeeded":
-            self._succeeded(action, record, outcome.result)
         else:
             self._failed(action, record, outcome.error)
-        self._notify(record)
+        if self.observer is not None:
+            self.observer(record)
 
     def _succeeded(self, action: RunTask, record: NodeRun, result: Any) -> None:
         record.status = "succeeded"
         if result is not None and self.worker.spec(action.task_name).stores_results:
             record.result = result
         if not action.nowait:
-            self.events.append(NodeSucceeded(action.flow_id, action.task_id, self.clock.now()))
+            self.events.append(NodeSucceeded(action.flow_id, action.task_id, self.now()))
 
     def _failed(self, action: RunTask, record: NodeRun, error: BaseException | None) -> None:
         record.status = "failed"

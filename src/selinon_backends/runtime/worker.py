@@ -36,6 +36,7 @@ from selinon_core.trace import TraceEvent, TraceName
 __all__ = ["Outcome", "TaskTimeout", "Worker"]
 
 _PLAIN = (type(None), bool, int, float, str)
+_PLAIN_DEPTH = 4
 
 
 class TaskTimeout(Exception):
@@ -106,20 +107,23 @@ class Worker:
 
     def execute(self, action: RunTask, attempt: int) -> Outcome:
         """Run the task of ``action``; ``attempt`` counts earlier failed attempts (retries)."""
-        spec = self.spec(action.task_name)
+        spec = self._specs.get(action.task_name) or self.spec(action.task_name)
         trace: list[TraceEvent] = []
-        self._trace(trace, TraceName.TASK_START, action)
+        if self._tracing:
+            self._trace(trace, TraceName.TASK_START, action)
         try:
             result = self._run(spec, action)
-            self._validate(spec, result)
+            if type(result) not in _PLAIN or spec.output_schema is not None:
+                self._validate(spec, result)
             self._store(spec, action, result, trace)
         except RetryRequested as exc:
             self._trace(trace, TraceName.TASK_RETRY, action, user_retry=True, retried_count=attempt)
             return Outcome("retry", countdown=exc.countdown, counted=False, error=exc, trace=trace)
         except Exception as exc:
             return self._failed(spec, action, attempt, exc, trace)
-        self._trace(trace, TraceName.TASK_END, action)
-        return Outcome("succeeded", result=result, trace=trace)
+        if self._tracing:
+            self._trace(trace, TraceName.TASK_END, action)
+        return Outcome("succeeded", result, trace=trace)
 
     def _task_class(self, spec: TaskSpec) -> type[SelinonTask]:
         cls = self._classes.get(spec.name)
@@ -151,7 +155,7 @@ class Worker:
         return result
 
     def _validate(self, spec: TaskSpec, result: Any) -> None:
-        if type(result) not in _PLAIN:
+        if not _plain_json(result):
             try:
                 json.dumps(result)
             except (TypeError, ValueError) as exc:
@@ -232,6 +236,27 @@ class Worker:
                 **extra,
             }
             trace.append(TraceEvent(name, self._now(), details))
+
+
+def _plain_json(value: Any, depth: int = 0) -> bool:
+    """A quick sufficient check that ``value`` serialises to JSON (``json.dumps`` decides else).
+
+    True for ``None``/bool/int/float/str, and lists or str-keyed dicts of those, nested a few
+    levels; anything else (tuples, subclasses, other keys, deep nesting) returns ``False`` and
+    is checked by ``json.dumps``.
+    """
+    kind = type(value)
+    if kind in _PLAIN:
+        return True
+    if depth >= _PLAIN_DEPTH:
+        return False
+    if kind is dict:
+        return all(type(key) is str for key in value) and all(
+            _plain_json(item, depth + 1) for item in value.values()
+        )
+    if kind is list:
+        return all(_plain_json(item, depth + 1) for item in value)
+    return False
 
 
 def _run_with_timeout(task: SelinonTask, node_args: Any, timeout: float) -> Any:

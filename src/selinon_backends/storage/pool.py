@@ -141,15 +141,18 @@ class StoragePool:
             ResultMissing: nothing is stored under ``task_id`` (or the task has no storage).
             TransientBackendError: the storage failed; try again later.
         """
+        lean = self._lean_slot(task_name)
+        if lean is not None:  # nobody listens and no cache: just the adapter call
+            slot, storage_name, storage_task_name = lean
+            try:
+                with slot.call_lock:
+                    return slot.adapter.retrieve(flow_name, storage_task_name, task_id)
+            except Exception as exc:
+                details = _details(flow_name, task_name, storage_task_name, storage_name, task_id)
+                raise self._read_failure(exc, details) from exc
         storage_name, storage_task_name = self._task_storage(task_name, task_id)
         slot = self._connected_slot(storage_name)
-        details = {
-            "flow_name": flow_name,
-            "task_name": task_name,
-            "storage_task_name": storage_task_name,
-            "storage_name": storage_name,
-            "task_id": task_id,
-        }
+        details = _details(flow_name, task_name, storage_task_name, storage_name, task_id)
         use_cache = self._trace is not None or not slot.cache_keeps_nothing
         if use_cache:
             found, result = self._cache_get(slot, details)
@@ -192,14 +195,11 @@ class StoragePool:
         if not writable:
             raise ResultMissing(f"task {task_name!r} has no writable storage configured")
         slot = self._connected_slot(storage_name)
-        details = {
-            "flow_name": flow_name,
-            "task_name": task_name,
-            "storage_task_name": storage_task_name,
-            "storage_name": storage_name,
-            "task_id": task_id,
-            "node_args": node_args,
-        }
+        if self._trace is None:  # nothing to report: just the adapter call
+            with slot.call_lock:
+                return slot.adapter.store(node_args, flow_name, storage_task_name, task_id, result)
+        details = _details(flow_name, task_name, storage_task_name, storage_name, task_id)
+        details["node_args"] = node_args
         self._emit(TraceName.STORAGE_STORE, details)
         try:
             with slot.call_lock:
@@ -339,6 +339,22 @@ class StoragePool:
             self._routes[task_name] = route
         return route
 
+    def _lean_slot(self, task_name: str) -> tuple[_Slot, str, str] | None:
+        """``(slot, storage name, storage task name)`` when a read needs no trace or cache work.
+
+        That is: nobody listens, the task's storage keeps no cache and is already connected.
+        ``None`` sends the read down the full path (first read, caches, tracing, errors).
+        """
+        if self._trace is not None:
+            return None
+        route = self._routes.get(task_name)
+        if route is None or not route[0]:
+            return None
+        slot = self._slots.get(route[0])
+        if slot is None or not slot.cache_keeps_nothing or not slot.adapter.is_connected():
+            return None
+        return slot, route[0], route[1]
+
     def _task_storage(self, task_name: str, task_id: str) -> tuple[str, str]:
         storage_name, storage_task_name, _ = self._route(task_name)
         if not storage_name:
@@ -428,6 +444,19 @@ class StoragePoolView:
                 f"{task_name!r} is not a parent task here (parents: {known})"
             ) from None
         return self._pool.retrieve(self.flow_name, task_name, task_id)
+
+
+def _details(
+    flow_name: str, task_name: str, storage_task_name: str, storage_name: str, task_id: str
+) -> dict[str, Any]:
+    """The trace details of one read or write."""
+    return {
+        "flow_name": flow_name,
+        "task_name": task_name,
+        "storage_task_name": storage_task_name,
+        "storage_name": storage_name,
+        "task_id": task_id,
+    }
 
 
 def _describe(exc: BaseException) -> str:
