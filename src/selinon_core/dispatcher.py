@@ -127,18 +127,18 @@ class Dispatcher:
         if state is None:
             raise InvalidTransition(f"no flow state for {type(event).__name__} {event.flow_id}")
         if event.flow_id != state.flow_id:
-            return _ignored(state, event, "event for another flow")
+            return self._ignored(state, event, "event for another flow")
         if isinstance(event, TimerDue):
             return self._on_timer(state, event, results)
         if state.status != "running":
-            return _ignored(state, event, f"flow is {state.status}")
+            return self._ignored(state, event, f"flow is {state.status}")
         name = state.active.get(event.node_id)
         if name is None:
-            return _ignored(state, event, "node is not running")
+            return self._ignored(state, event, "node is not running")
         table = self.table(state.flow_name)
         is_flow_event = isinstance(event, _SUBFLOW_EVENTS)
         if table.nodes[name].is_flow != is_flow_event:
-            return _ignored(state, event, "event kind does not match the node kind")
+            return self._ignored(state, event, "event kind does not match the node kind")
         tx = StepTx(self.system, table, state, event.at, results, tracing=self.tracing)
         if isinstance(event, NodeSucceeded):
             self._node_finished(tx, name, event.node_id, None)
@@ -148,13 +148,28 @@ class Dispatcher:
             self._node_failed(tx, name, event)
         return self._settle(tx)
 
+    def _ignored(self, state: FlowState, event: Event, reason: str) -> Step:
+        """A no-op step: the same state, no actions, ``EVENT_IGNORED`` when tracing."""
+        if not self.tracing:
+            return Step(state, ())
+        details: dict[str, Any] = {
+            "flow_name": state.flow_name,
+            "dispatcher_id": state.flow_id,
+            "event": type(event).__name__,
+            "reason": reason,
+        }
+        node = getattr(event, "node_id", None) or getattr(event, "timer_id", None)
+        if node is not None:
+            details["node_id"] = node
+        return Step(state, (), (TraceEvent(TraceName.EVENT_IGNORED, event.at, details),))
+
     # ------------------------------------------------------------------ flow start
 
     def _on_requested(
         self, state: FlowState | None, event: FlowRequested, results: ResultsPort
     ) -> Step:
         if state is not None:
-            return _ignored(state, event, "flow already requested")
+            return self._ignored(state, event, "flow already requested")
         table = self.table(event.flow_name)
         fresh = FlowState(
             flow_id=event.flow_id,
@@ -183,7 +198,7 @@ class Dispatcher:
 
     def _on_timer(self, state: FlowState, event: TimerDue, results: ResultsPort) -> Step:
         if state.status != "retry_wait" or event.timer_id != state.timer_id:
-            return _ignored(state, event, "no such timer pending")
+            return self._ignored(state, event, "no such timer pending")
         table = self.table(state.flow_name)
         tx = StepTx(self.system, table, state, event.at, results, tracing=self.tracing)
         tx.status = "running"
@@ -313,16 +328,3 @@ def _first_result(tx: StepTx, name: str, nid: str) -> Any:
         return tx.results.get(flow_name=tx.flow_name, task_name=name, task_id=nid)
     except ResultMissing:
         return None
-
-
-def _ignored(state: FlowState, event: Event, reason: str) -> Step:
-    details: dict[str, Any] = {
-        "flow_name": state.flow_name,
-        "dispatcher_id": state.flow_id,
-        "event": type(event).__name__,
-        "reason": reason,
-    }
-    node = getattr(event, "node_id", None) or getattr(event, "timer_id", None)
-    if node is not None:
-        details["node_id"] = node
-    return Step(state, (), (TraceEvent(TraceName.EVENT_IGNORED, event.at, details),))

@@ -11,7 +11,7 @@ produced).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from selinon_core.conditions import CompiledCondition, ConditionError
@@ -27,6 +27,9 @@ __all__ = ["EdgeContext", "evaluate", "fire_edges", "fire_starting_edges"]
 
 Instance = tuple[str, FlowSummary | None]
 """A finished node instance: its id and, for a sub-flow, its summary."""
+
+_NO_ITEM: tuple[None] = (None,)
+"""The items of an edge without ``foreach``: one launch, no item."""
 
 _NO_RUN_FUNCTIONS = frozenset(
     {("selinon.routines", "always_run"), ("selinon_core.routines", "always_run")}
@@ -142,8 +145,6 @@ def _parent_map(tx: StepTx, edge: EdgeTable, combo: tuple[Instance, ...]) -> dic
 def _combinations(
     tx: StepTx, edge: EdgeTable, name: str, new: Instance
 ) -> Iterable[tuple[Instance, ...]]:
-    if len(edge.sources) == 1:
-        return ((new,),)
     lists: list[list[Instance] | tuple[Instance]] = []
     for src in edge.sources:
         if src == name:
@@ -266,21 +267,19 @@ def _launch(
 ) -> None:
     """The edge fired: start its destinations (once per foreach item)."""
     tx.triggered |= edge.bit
+    items = _NO_ITEM if edge.foreach is None else _foreach_items(tx, edge, parent)
+    if items is None:
+        return
     if allowed is None and edge.task_dests:
         # The hot path: plain tasks, nothing selective; the foreach item is not used.
-        count = 1 if edge.foreach is None else _foreach_count(tx, edge, parent)
         nodes = tx.table.nodes
         infos = [nodes[dest] for dest in edge.dests]
         why = edge.why
-        for _ in range(count):
+        for _ in items:
             for info in infos:
                 tx.start_task(info, parent, why)
         return
-    items: list[Any] | None = [None]
-    if edge.foreach is not None:
-        items = _foreach_items(tx, edge, parent)
-    if items is not None:
-        _launch_items(tx, edge, parent, allowed, items)
+    _launch_items(tx, edge, parent, allowed, items)
 
 
 def _launch_items(
@@ -288,7 +287,7 @@ def _launch_items(
     edge: EdgeTable,
     parent: dict[str, Any],
     allowed: tuple[str, ...] | None,
-    items: list[Any],
+    items: Sequence[Any],
 ) -> None:
     """Start the destinations once per item: sub-flows, or under a selective plan."""
     propagate = edge.foreach is not None and edge.foreach.propagate_result
@@ -308,11 +307,6 @@ def _launch_items(
             tx.start_node(
                 dest, parent, item=item, propagate_item=propagate, plan=edge.plan, why=edge.why
             )
-
-
-def _foreach_count(tx: StepTx, edge: EdgeTable, parent: Mapping[str, Any]) -> int:
-    items = _foreach_items(tx, edge, parent)
-    return 0 if items is None else len(items)
 
 
 def _reused(tx: StepTx, edge: EdgeTable, dest: str, parent: dict[str, Any]) -> bool:

@@ -134,8 +134,7 @@ class StepTx:
 
     def commit(self) -> FlowState:
         """The new flow state (version + 1)."""
-        if self.started:
-            self.running()
+        self.running()
         base = self.base
         return FlowState(  # positional: the hot path, in FlowState's field order
             self.flow_id,
