@@ -45,13 +45,13 @@ def cons_len(items: Cons) -> int:
     return sum(1 for _ in cons_iter(items))
 
 
-class _Leaf:
-    __slots__ = ("h", "key", "value")
+# Trie layout (private): a *node* is a list ``[bitmap, slot, slot, ...]`` whose bitmap says
+# which of the 32 positions are used; a *slot* is a node, a *leaf* tuple ``(hash, key, value)``
+# or a :class:`_Bucket` of keys sharing one full hash.  Lists are never mutated once built
+# (updates copy them): lists copy at C speed, and fewer objects keep the garbage collector's
+# work down on large maps.
 
-    def __init__(self, h: int, key: Any, value: Any) -> None:
-        self.h = h
-        self.key = key
-        self.value = value
+Node: TypeAlias = "list[Any]"
 
 
 class _Bucket:
@@ -64,124 +64,161 @@ class _Bucket:
         self.entries = entries
 
 
-class _Node:
-    """A trie node: ``bitmap`` says which of the 32 positions are used, ``slots`` holds them."""
-
-    __slots__ = ("bitmap", "slots")
-
-    def __init__(self, bitmap: int, slots: tuple[Any, ...]) -> None:
-        self.bitmap = bitmap
-        self.slots = slots
+def _slot_hash(slot: Any) -> int:
+    return slot[0] if type(slot) is tuple else slot.h  # type: ignore[no-any-return]
 
 
-def _replaced(node: _Node, pos: int, slot: Any) -> _Node:
-    slots = node.slots
-    return _Node(node.bitmap, (*slots[:pos], slot, *slots[pos + 1 :]))
-
-
-def _removed(node: _Node, bit: int, pos: int) -> _Node | None:
-    bitmap = node.bitmap & ~bit
-    if not bitmap:
-        return None
-    slots = node.slots
-    return _Node(bitmap, (*slots[:pos], *slots[pos + 1 :]))
-
-
-def _pair(shift: int, a: _Leaf | _Bucket, b: _Leaf | _Bucket) -> _Node:
-    """A node holding two slots whose full hashes differ."""
-    ia = (a.h >> shift) & _MASK
-    ib = (b.h >> shift) & _MASK
+def _pair(shift: int, a: Any, b: Any) -> Node:
+    """A node holding two slots (leaves or buckets) whose full hashes differ."""
+    ia = (_slot_hash(a) >> shift) & _MASK
+    ib = (_slot_hash(b) >> shift) & _MASK
     if ia == ib:
-        return _Node(1 << ia, (_pair(shift + _BITS, a, b),))
-    return _Node((1 << ia) | (1 << ib), (a, b) if ia < ib else (b, a))
+        return [1 << ia, _pair(shift + _BITS, a, b)]
+    return [(1 << ia) | (1 << ib), a, b] if ia < ib else [(1 << ia) | (1 << ib), b, a]
 
 
-def _bucket_set(slot: _Bucket, leaf: _Leaf) -> tuple[_Bucket, bool]:
-    entries = [(k, v) for k, v in slot.entries if k != leaf.key]
+def _bucket_set(slot: _Bucket, key: Any, value: Any) -> tuple[_Bucket, bool]:
+    entries = [(k, v) for k, v in slot.entries if k != key]
     added = len(entries) == len(slot.entries)
-    entries.append((leaf.key, leaf.value))
+    entries.append((key, value))
     return _Bucket(slot.h, tuple(entries)), added
 
 
-def _slot_set(slot: Any, shift: int, leaf: _Leaf) -> tuple[Any, bool]:
-    """The slot that replaces ``slot`` once ``leaf`` is stored below it."""
-    kind = type(slot)
-    if kind is _Node:
-        return _set(slot, shift + _BITS, leaf)
-    if slot.h != leaf.h:
+def _slot_set(slot: Any, shift: int, leaf: tuple[int, Any, Any]) -> tuple[Any, bool]:
+    """The slot replacing the leaf or bucket ``slot`` once ``leaf`` is stored there."""
+    h = leaf[0]
+    if _slot_hash(slot) != h:
         return _pair(shift + _BITS, slot, leaf), True
-    if kind is _Bucket:
-        return _bucket_set(slot, leaf)
-    if slot.key == leaf.key:
+    if type(slot) is _Bucket:
+        return _bucket_set(slot, leaf[1], leaf[2])
+    if slot[1] == leaf[1]:
         return leaf, False
-    return _Bucket(leaf.h, ((slot.key, slot.value), (leaf.key, leaf.value))), True
+    return _Bucket(h, ((slot[1], slot[2]), (leaf[1], leaf[2]))), True
 
 
-def _set(node: _Node, shift: int, leaf: _Leaf) -> tuple[_Node, bool]:
-    """Return the updated node and whether a new key was added."""
-    bit = 1 << ((leaf.h >> shift) & _MASK)
-    bitmap = node.bitmap
-    pos = (bitmap & (bit - 1)).bit_count()
-    if not bitmap & bit:
-        slots = node.slots
-        return _Node(bitmap | bit, (*slots[:pos], leaf, *slots[pos:])), True
-    new_slot, added = _slot_set(node.slots[pos], shift, leaf)
-    return _replaced(node, pos, new_slot), added
+def _set(root: Node, leaf: tuple[int, Any, Any]) -> tuple[Node, bool]:
+    """The new root with ``leaf`` stored, and whether a new key was added."""
+    h = leaf[0]
+    path: list[tuple[Node, int]] = []
+    node = root
+    shift = 0
+    while True:
+        bit = 1 << ((h >> shift) & _MASK)
+        bitmap = node[0]
+        pos = (bitmap & (bit - 1)).bit_count() + 1
+        if not bitmap & bit:
+            new = node[:pos]
+            new[0] = bitmap | bit
+            new.append(leaf)
+            new += node[pos:]
+            added = True
+            break
+        slot = node[pos]
+        if type(slot) is list:
+            path.append((node, pos))
+            node = slot
+            shift += _BITS
+            continue
+        replacement, added = _slot_set(slot, shift, leaf)
+        new = node.copy()
+        new[pos] = replacement
+        break
+    while path:
+        parent, pos = path.pop()
+        copy = parent.copy()
+        copy[pos] = new
+        new = copy
+    return new, added
 
 
-def _delete(node: _Node, shift: int, h: int, key: Any) -> tuple[_Node | None, bool]:
-    """Return the updated node (``None`` when it became empty) and whether the key was found."""
-    bit = 1 << ((h >> shift) & _MASK)
-    if not node.bitmap & bit:
-        return node, False
-    pos = (node.bitmap & (bit - 1)).bit_count()
-    slot = node.slots[pos]
-    kind = type(slot)
-    if kind is _Node:
-        child, found = _delete(slot, shift + _BITS, h, key)
-        if not found:
-            return node, False
-        if child is None:
-            return _removed(node, bit, pos), True
-        return _replaced(node, pos, child), True
-    if slot.h != h:
-        return node, False
-    if kind is _Leaf:
-        if slot.key != key:
-            return node, False
-        return _removed(node, bit, pos), True
+def _without(node: Node, bit: int, pos: int) -> Node | None:
+    """``node`` without the slot at ``pos`` (``None`` when nothing is left)."""
+    if node[0] == bit:
+        return None
+    new = node.copy()
+    new[0] ^= bit
+    del new[pos]
+    return new
+
+
+def _bucket_delete(slot: _Bucket, key: Any) -> Any:
+    """The bucket without ``key`` (a leaf when one entry is left), or ``slot`` if absent."""
     entries = tuple((k, v) for k, v in slot.entries if k != key)
     if len(entries) == len(slot.entries):
-        return node, False
-    rest = _Bucket(h, entries) if len(entries) > 1 else _Leaf(h, *entries[0])
-    return _replaced(node, pos, rest), True
+        return slot
+    if len(entries) > 1:
+        return _Bucket(slot.h, entries)
+    return (slot.h, *entries[0])
 
 
-def _build(leaves: list[_Leaf], shift: int) -> _Node:
+def _delete(root: Node, h: int, key: Any) -> tuple[Node | None, bool]:
+    """The new root (``None`` when empty) and whether the key was found."""
+    path: list[tuple[Node, int, int]] = []
+    node = root
+    shift = 0
+    while True:
+        bit = 1 << ((h >> shift) & _MASK)
+        bitmap = node[0]
+        if not bitmap & bit:
+            return root, False
+        pos = (bitmap & (bit - 1)).bit_count() + 1
+        slot = node[pos]
+        kind = type(slot)
+        if kind is list:
+            path.append((node, bit, pos))
+            node = slot
+            shift += _BITS
+            continue
+        if _slot_hash(slot) != h:
+            return root, False
+        if kind is tuple:
+            if slot[1] != key:
+                return root, False
+            new = _without(node, bit, pos)
+        else:
+            rest = _bucket_delete(slot, key)
+            if rest is slot:
+                return root, False
+            new = node.copy()
+            new[pos] = rest
+        break
+    while path:
+        parent, bit, pos = path.pop()
+        if new is None:
+            new = _without(parent, bit, pos)
+        else:
+            copy = parent.copy()
+            copy[pos] = new
+            new = copy
+    return new, True
+
+
+def _build(leaves: list[tuple[int, Any, Any]], shift: int) -> Node:
     """A node holding ``leaves`` (distinct keys), built bottom-up in one pass."""
-    groups: dict[int, list[_Leaf]] = {}
+    groups: dict[int, list[tuple[int, Any, Any]]] = {}
     for leaf in leaves:
-        groups.setdefault((leaf.h >> shift) & _MASK, []).append(leaf)
+        groups.setdefault((leaf[0] >> shift) & _MASK, []).append(leaf)
+    node: Node = [0]
     bitmap = 0
-    slots: list[Any] = []
     for idx in sorted(groups):
         group = groups[idx]
         bitmap |= 1 << idx
         if len(group) == 1:
-            slots.append(group[0])
-        elif len({leaf.h for leaf in group}) == 1:
-            slots.append(_Bucket(group[0].h, tuple((leaf.key, leaf.value) for leaf in group)))
+            node.append(group[0])
+        elif len({leaf[0] for leaf in group}) == 1:
+            node.append(_Bucket(group[0][0], tuple((leaf[1], leaf[2]) for leaf in group)))
         else:
-            slots.append(_build(group, shift + _BITS))
-    return _Node(bitmap, tuple(slots))
+            node.append(_build(group, shift + _BITS))
+    node[0] = bitmap
+    return node
 
 
 def _slot_items(slot: Any) -> Iterator[tuple[Any, Any]]:
     kind = type(slot)
-    if kind is _Node:
+    if kind is list:
         yield from _walk(slot)
-    elif kind is _Leaf:
-        yield slot.key, slot.value
+    elif kind is tuple:
+        yield slot[1], slot[2]
     elif slot is not None:
         yield from slot.entries
 
@@ -190,18 +227,19 @@ def _diff(new: Any, old: Any, changed: list[tuple[Any, Any]], removed: list[Any]
     """Collect what differs between two slots; identical (shared) subtrees are skipped."""
     if new is old:
         return
-    if type(new) is _Node and type(old) is _Node:
-        if new.bitmap == old.bitmap:  # same layout: compare slot by slot
-            for a, b in zip(new.slots, old.slots, strict=True):
-                if a is not b:
-                    _diff(a, b, changed, removed)
+    if type(new) is list and type(old) is list:
+        new_map, old_map = new[0], old[0]
+        if new_map == old_map:  # same layout: compare slot by slot
+            for pos in range(1, len(new)):
+                if new[pos] is not old[pos]:
+                    _diff(new[pos], old[pos], changed, removed)
             return
-        both = new.bitmap | old.bitmap
+        both = new_map | old_map
         while both:
             bit = both & -both
             both ^= bit
-            a = new.slots[(new.bitmap & (bit - 1)).bit_count()] if new.bitmap & bit else None
-            b = old.slots[(old.bitmap & (bit - 1)).bit_count()] if old.bitmap & bit else None
+            a = new[(new_map & (bit - 1)).bit_count() + 1] if new_map & bit else None
+            b = old[(old_map & (bit - 1)).bit_count() + 1] if old_map & bit else None
             _diff(a, b, changed, removed)
         return
     before = dict(_slot_items(old))
@@ -211,13 +249,14 @@ def _diff(new: Any, old: Any, changed: list[tuple[Any, Any]], removed: list[Any]
     removed.extend(before)
 
 
-def _walk(node: _Node) -> Iterator[tuple[Any, Any]]:
-    for slot in node.slots:
+def _walk(node: Node) -> Iterator[tuple[Any, Any]]:
+    for pos in range(1, len(node)):
+        slot = node[pos]
         kind = type(slot)
-        if kind is _Node:
+        if kind is list:
             yield from _walk(slot)
-        elif kind is _Leaf:
-            yield slot.key, slot.value
+        elif kind is tuple:
+            yield slot[1], slot[2]
         else:
             yield from slot.entries
 
@@ -233,7 +272,7 @@ class PMap(Generic[K, V]):
 
     __slots__ = ("_len", "_root")
 
-    def __init__(self, root: _Node | None = None, length: int = 0) -> None:
+    def __init__(self, root: Node | None = None, length: int = 0) -> None:
         self._root = root
         self._len = length
 
@@ -258,18 +297,18 @@ class PMap(Generic[K, V]):
         shift = 0
         while node is not None:
             bit = 1 << ((h >> shift) & _MASK)
-            bitmap = node.bitmap
+            bitmap = node[0]
             if not bitmap & bit:
                 return default
-            slot = node.slots[(bitmap & (bit - 1)).bit_count()]
+            slot = node[(bitmap & (bit - 1)).bit_count() + 1]
             kind = type(slot)
-            if kind is _Node:
+            if kind is list:
                 node = slot
                 shift += _BITS
+            elif kind is tuple:
+                return slot[2] if slot[0] == h and slot[1] == key else default
             elif slot.h != h:
                 return default
-            elif kind is _Leaf:
-                return slot.value if slot.key == key else default
             else:
                 for k, v in slot.entries:
                     if k == key:
@@ -283,7 +322,7 @@ class PMap(Generic[K, V]):
 
     def set(self, key: K, value: V) -> PMap[K, V]:
         """A new map with ``key`` bound to ``value``."""
-        root, added = _set(self._root or _EMPTY, 0, _Leaf(hash(key), key, value))
+        root, added = _set(self._root or _EMPTY, (hash(key), key, value))
         return PMap(root, self._len + added)
 
     def update(self, pairs: list[tuple[K, V]]) -> PMap[K, V]:
@@ -299,14 +338,14 @@ class PMap(Generic[K, V]):
             return result
         merged = dict(self.items())
         merged.update(pairs)
-        leaves = [_Leaf(hash(key), key, value) for key, value in merged.items()]
+        leaves = [(hash(key), key, value) for key, value in merged.items()]
         return PMap(_build(leaves, 0), len(leaves))
 
     def delete(self, key: K) -> PMap[K, V]:
         """A new map without ``key`` (the same map when ``key`` is absent)."""
         if self._root is None:
             return self
-        root, found = _delete(self._root, 0, hash(key), key)
+        root, found = _delete(self._root, hash(key), key)
         return PMap(root, self._len - 1) if found else self
 
     def diff(self, old: PMap[K, V]) -> tuple[list[tuple[K, V]], list[K]]:
@@ -349,4 +388,4 @@ class PMap(Generic[K, V]):
 
 
 _MISSING = object()
-_EMPTY = _Node(0, ())
+_EMPTY: Node = [0]

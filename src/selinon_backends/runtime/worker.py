@@ -251,11 +251,17 @@ def _plain_json(value: Any, depth: int = 0) -> bool:
     if depth >= _PLAIN_DEPTH:
         return False
     if kind is dict:
-        return all(type(key) is str for key in value) and all(
-            _plain_json(item, depth + 1) for item in value.values()
-        )
+        for key, item in value.items():
+            if type(key) is not str or (
+                type(item) not in _PLAIN and not _plain_json(item, depth + 1)
+            ):
+                return False
+        return True
     if kind is list:
-        return all(_plain_json(item, depth + 1) for item in value)
+        for item in value:
+            if type(item) not in _PLAIN and not _plain_json(item, depth + 1):
+                return False
+        return True
     return False
 
 

@@ -79,6 +79,7 @@ class StoragePool:
         self._clock = clock
         self._slots: dict[str, _Slot] = {}
         self._routes: dict[str, tuple[str, str, bool]] = {}
+        self._lean: dict[str, tuple[_Slot, str, str]] = {}  # see _lean_slot
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ adapters
@@ -345,6 +346,9 @@ class StoragePool:
         That is: nobody listens, the task's storage keeps no cache and is already connected.
         ``None`` sends the read down the full path (first read, caches, tracing, errors).
         """
+        lean = self._lean.get(task_name)
+        if lean is not None and lean[0].adapter.is_connected():
+            return lean
         if self._trace is not None:
             return None
         route = self._routes.get(task_name)
@@ -353,7 +357,8 @@ class StoragePool:
         slot = self._slots.get(route[0])
         if slot is None or not slot.cache_keeps_nothing or not slot.adapter.is_connected():
             return None
-        return slot, route[0], route[1]
+        lean = self._lean[task_name] = (slot, route[0], route[1])
+        return lean
 
     def _task_storage(self, task_name: str, task_id: str) -> tuple[str, str]:
         storage_name, storage_task_name, _ = self._route(task_name)
