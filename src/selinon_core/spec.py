@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "NODE_NAME_RE",
@@ -423,11 +424,10 @@ class SystemSpec(_Frozen):
     flows: Mapping[str, FlowSpec]
     global_: GlobalSpec = Field(default=GlobalSpec(), alias="global")
 
-    _task_index: dict[str, TaskSpec] = PrivateAttr(default_factory=dict)
-
-    def model_post_init(self, __context: Any) -> None:
-        """Index tasks by name once."""
-        self._task_index.update({t.name: t for t in self.tasks})
+    @cached_property
+    def _task_index(self) -> dict[str, TaskSpec]:
+        """Tasks by name, built on first use (a plain dict: no pydantic attribute look-up)."""
+        return {t.name: t for t in self.tasks}
 
     def task(self, name: str) -> TaskSpec:
         """The task named ``name`` (``KeyError`` if there is none)."""

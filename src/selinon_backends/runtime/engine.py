@@ -99,6 +99,10 @@ class Engine:
         self.slots = SlotStore()
         self.environment = RuntimeEnvironment(self.results, system)
         self._dispatcher = Dispatcher(system, trace=tracer is not None)
+        # One worker for every run: it caches task specs and classes.
+        self._worker = Worker(
+            system, self.results, self.environment, self.clock.now, tracing=tracer is not None
+        )
         self._flow_seq = itertools.count(1)
 
     def run_flow(
@@ -189,13 +193,8 @@ class _Run:
         self.seq = itertools.count()
         self.step = engine._dispatcher.step
         self.results = engine.results
-        self.worker = Worker(
-            engine.system,
-            engine.results,
-            engine.environment,
-            engine.clock.now,
-            tracing=engine.tracer is not None,
-        )
+        self.worker = engine._worker
+        self.worker.tracing = engine.tracer is not None
         self.pool: ThreadPoolExecutor | None = None
         self.done: queue.SimpleQueue[tuple[RunTask, Outcome]] = queue.SimpleQueue()
         self.inflight = 0

@@ -76,7 +76,8 @@ class Worker:
         results: where results are stored.
         environment: what tasks get as their runtime environment.
         now: the clock's ``now`` (timestamps of trace events).
-        tracing: whether to produce trace events at all.
+        tracing: whether to produce trace events at all (the ``tracing`` attribute; the
+            engine switches it per run).
     """
 
     def __init__(
@@ -92,7 +93,7 @@ class Worker:
         self._results = results
         self._env = environment
         self._now = now
-        self._tracing = tracing
+        self.tracing = tracing
         self._schemas: dict[str, Callable[[Any], Any]] = {}
         self._lock = threading.Lock()
         self._specs: dict[str, TaskSpec] = {}
@@ -109,7 +110,7 @@ class Worker:
         """Run the task of ``action``; ``attempt`` counts earlier failed attempts (retries)."""
         spec = self._specs.get(action.task_name) or self.spec(action.task_name)
         trace: list[TraceEvent] = []
-        if self._tracing:
+        if self.tracing:
             self._trace(trace, TraceName.TASK_START, action)
         try:
             result = self._run(spec, action)
@@ -121,7 +122,7 @@ class Worker:
             return Outcome("retry", countdown=exc.countdown, counted=False, error=exc, trace=trace)
         except Exception as exc:
             return self._failed(spec, action, attempt, exc, trace)
-        if self._tracing:
+        if self.tracing:
             self._trace(trace, TraceName.TASK_END, action)
         return Outcome("succeeded", result, trace=trace)
 
@@ -227,7 +228,7 @@ class Worker:
     def _trace(
         self, trace: list[TraceEvent], name: TraceName, action: RunTask, **extra: Any
     ) -> None:
-        if self._tracing:
+        if self.tracing:
             details = {
                 "flow_name": action.flow_name,
                 "dispatcher_id": action.flow_id,
