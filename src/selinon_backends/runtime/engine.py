@@ -372,7 +372,7 @@ class _Run:
             self.observer(record)
         attempt = self.attempts.get(action.task_id, 0) if self.attempts else 0
         if self.pool is None:
-            self._finish(action, self.worker.execute(action, attempt))
+            self._finish(action, self.worker.execute(action, attempt), record)
             return
         self.inflight += 1
         self.pool.submit(self._in_thread, action, attempt)
@@ -380,11 +380,12 @@ class _Run:
     def _in_thread(self, action: RunTask, attempt: int) -> None:
         self.done.put((action, self.worker.execute(action, attempt)))
 
-    def _finish(self, action: RunTask, outcome: Outcome) -> None:
+    def _finish(self, action: RunTask, outcome: Outcome, record: NodeRun | None = None) -> None:
         if self.tracer is not None:
             for trace in outcome.trace:
                 self.tracer(trace)
-        record = self.records[action.task_id]
+        if record is None:
+            record = self.records[action.task_id]
         if outcome.kind == "succeeded":
             self._succeeded(action, record, outcome.result)
         elif outcome.kind == "retry":
@@ -400,7 +401,7 @@ class _Run:
 
     def _succeeded(self, action: RunTask, record: NodeRun, result: Any) -> None:
         record.status = "succeeded"
-        if result is not None and self.worker.spec(action.task_name).stores_results:
+        if result is not None and self.worker.stores_results(action.task_name):
             record.result = result
         if not action.nowait:
             self.events.append(NodeSucceeded(action.flow_id, action.task_id, self.now()))

@@ -97,6 +97,7 @@ class Worker:
         self._schemas: dict[str, Callable[[Any], Any]] = {}
         self._lock = threading.Lock()
         self._specs: dict[str, TaskSpec] = {}
+        self._stores: dict[str, bool] = {}
         self._classes: dict[str, type[SelinonTask]] = {}
 
     def spec(self, task_name: str) -> TaskSpec:
@@ -105,6 +106,13 @@ class Worker:
         if spec is None:
             spec = self._specs[task_name] = self._system.spec.task(task_name)
         return spec
+
+    def stores_results(self, task_name: str) -> bool:
+        """Whether task ``task_name`` writes its results to a storage (looked up once)."""
+        stores = self._stores.get(task_name)
+        if stores is None:
+            stores = self._stores[task_name] = self.spec(task_name).stores_results
+        return stores
 
     def execute(self, action: RunTask, attempt: int) -> Outcome:
         """Run the task of ``action``; ``attempt`` counts earlier failed attempts (retries)."""
@@ -189,7 +197,7 @@ class Worker:
         )
 
     def _store(self, spec: TaskSpec, action: RunTask, result: Any, trace: list[TraceEvent]) -> None:
-        if spec.stores_results:
+        if self.stores_results(spec.name):
             self._results.store(
                 action.node_args, action.flow_name, action.task_name, action.task_id, result
             )

@@ -51,9 +51,8 @@ class _Slot:
         self.adapter = adapter
         self.cache = cache
         self.connect_lock = threading.Lock()
-        self.call_lock: Any = (
-            nullcontext() if getattr(adapter, "thread_safe", False) else threading.RLock()
-        )
+        self.thread_safe = bool(getattr(adapter, "thread_safe", False))
+        self.call_lock: Any = nullcontext() if self.thread_safe else threading.RLock()
         # A cache that keeps nothing only matters for its trace events.
         self.cache_keeps_nothing = getattr(cache, "max_cache_size", None) == 0
 
@@ -142,10 +141,14 @@ class StoragePool:
             ResultMissing: nothing is stored under ``task_id`` (or the task has no storage).
             TransientBackendError: the storage failed; try again later.
         """
-        lean = self._lean_slot(task_name)
+        lean = self._lean.get(task_name)
+        if lean is None or not lean[0].adapter.is_connected():
+            lean = self._lean_slot(task_name)
         if lean is not None:  # nobody listens and no cache: just the adapter call
             slot, storage_name, storage_task_name = lean
             try:
+                if slot.thread_safe:
+                    return slot.adapter.retrieve(flow_name, storage_task_name, task_id)
                 with slot.call_lock:
                     return slot.adapter.retrieve(flow_name, storage_task_name, task_id)
             except Exception as exc:
@@ -197,6 +200,8 @@ class StoragePool:
             raise ResultMissing(f"task {task_name!r} has no writable storage configured")
         slot = self._connected_slot(storage_name)
         if self._trace is None:  # nothing to report: just the adapter call
+            if slot.thread_safe:
+                return slot.adapter.store(node_args, flow_name, storage_task_name, task_id, result)
             with slot.call_lock:
                 return slot.adapter.store(node_args, flow_name, storage_task_name, task_id, result)
         details = _details(flow_name, task_name, storage_task_name, storage_name, task_id)
@@ -345,10 +350,8 @@ class StoragePool:
 
         That is: nobody listens, the task's storage keeps no cache and is already connected.
         ``None`` sends the read down the full path (first read, caches, tracing, errors).
+        Found slots are memoised in ``_lean`` (callers still check that they are connected).
         """
-        lean = self._lean.get(task_name)
-        if lean is not None and lean[0].adapter.is_connected():
-            return lean
         if self._trace is not None:
             return None
         route = self._routes.get(task_name)
