@@ -10,6 +10,8 @@ Scenarios:
   an incremental state store would write), measured separately.
 * ``diamond``: the cyclic diamond of the docs (Task4 runs 4 times over two iterations), run
   ``N`` times as separate flows.
+* "untraced": the median simple event again with ``Dispatcher(system, trace=False)`` (what
+  the in-process runtime uses when nobody listens to trace events).
 
 Run ``python benchmarks/core_step.py [--quick]``; prints a table and writes
 ``benchmarks/results/core_step.json``.  Target: under 20 µs per simple event, flat in N.
@@ -147,8 +149,11 @@ def bench_chain(n: int) -> dict[str, Any]:
     names = [f"T{i}" for i in range(n)]
     edges = [{"from": None, "to": names[0]}]
     edges += [{"from": names[i], "to": names[i + 1]} for i in range(n - 1)]
-    driver = Driver(Dispatcher(_system({"chain": {"edges": edges}}, names)))
+    system = _system({"chain": {"edges": edges}}, names)
+    driver = Driver(Dispatcher(system))
     driver.run(FlowRequested("c", "chain", 0.0))
+    untraced = Driver(Dispatcher(system, trace=False))
+    untraced.run(FlowRequested("c", "chain", 0.0))
     simple = driver.times["NodeSucceeded"]
     everything = [t for ts in driver.times.values() for t in ts]
     return {
@@ -157,6 +162,7 @@ def bench_chain(n: int) -> dict[str, Any]:
         "events": len(everything),
         "us_simple": _us(simple),
         "p50_simple": _p50(simple),
+        "p50_untraced": _p50(untraced.times["NodeSucceeded"]),
         "p50_delta": _p50(driver.delta_times),
         "us_all": _us(everything),
     }
@@ -179,10 +185,13 @@ def bench_foreach(n: int) -> dict[str, Any]:
             ]
         },
     }
-    driver = Driver(Dispatcher(_system(flows, ["Start", "Work", "Join"])))
+    system = _system(flows, ["Start", "Work", "Join"])
+    driver = Driver(Dispatcher(system))
     t0 = time.perf_counter()
     driver.run(FlowRequested("o", "outer", 0.0, {"n": n}))
     wall = time.perf_counter() - t0
+    untraced = Driver(Dispatcher(system, trace=False))
+    untraced.run(FlowRequested("o", "outer", 0.0, {"n": n}))
     simple = driver.times["NodeSucceeded"][1:-1]  # the N Work completions
     everything = [t for ts in driver.times.values() for t in ts]
     return {
@@ -191,6 +200,7 @@ def bench_foreach(n: int) -> dict[str, Any]:
         "events": len(everything),
         "us_simple": _us(simple),
         "p50_simple": _p50(simple),
+        "p50_untraced": _p50(untraced.times["NodeSucceeded"][1:-1]),
         "p50_delta": _p50(driver.delta_times),
         "us_all": _us(everything),
         "max_step_ms": 1e3 * max(everything),
@@ -213,29 +223,34 @@ def bench_diamond(repeats: int) -> dict[str, Any]:
             ]
         }
     }
-    dispatcher = Dispatcher(_system(flows, ["Task1", "Task2", "Task3", "Task4"]))
+    system = _system(flows, ["Task1", "Task2", "Task3", "Task4"])
     everything: list[float] = []
+    untraced: list[float] = []
     deltas: list[float] = []
     runs4 = 0
-    for i in range(repeats):
-        seen = {"n": 0}
+    for trace, times in ((True, everything), (False, untraced)):
+        dispatcher = Dispatcher(system, trace=trace)
+        for i in range(repeats):
+            seen = {"n": 0}
 
-        def task4(seen: dict[str, int] = seen) -> int:
-            seen["n"] += 1
-            return seen["n"] - 1
+            def task4(seen: dict[str, int] = seen) -> int:
+                seen["n"] += 1
+                return seen["n"] - 1
 
-        driver = Driver(dispatcher, {"Task4": task4})
-        driver.run(FlowRequested(f"d{i}", "diamond", 0.0))
-        runs4 += seen["n"]
-        everything += [t for ts in driver.times.values() for t in ts]
-        deltas += driver.delta_times
-    assert runs4 == 4 * repeats, runs4
+            driver = Driver(dispatcher, {"Task4": task4})
+            driver.run(FlowRequested(f"d{i}", "diamond", 0.0))
+            runs4 += seen["n"]
+            times += [t for ts in driver.times.values() for t in ts]
+            if trace:
+                deltas += driver.delta_times
+    assert runs4 == 8 * repeats, runs4
     return {
         "scenario": "diamond",
         "n": repeats,
         "events": len(everything),
         "us_simple": _us(everything),
         "p50_simple": _p50(everything),
+        "p50_untraced": _p50(untraced),
         "p50_delta": _p50(deltas),
         "us_all": _us(everything),
     }
@@ -250,11 +265,15 @@ def main() -> None:
     rows += [bench_foreach(n) for n in sizes]
     rows.append(bench_diamond(1_000))
     head = f"{'scenario':<14}{'N':>9}{'events':>9}{'p50 µs':>9}{'mean µs':>9}{'all µs':>9}"
-    print(head + f"{'delta µs':>10}   (p50/mean: simple events; all: mean of every event)")
+    print(
+        head + f"{'delta µs':>10}{'untraced':>10}"
+        "   (p50/mean: simple events; all: mean of every event; untraced: p50, trace=False)"
+    )
     for row in rows:
         print(
             f"{row['scenario']:<14}{row['n']:>9}{row['events']:>9}{row['p50_simple']:>9.1f}"
             f"{row['us_simple']:>9.1f}{row['us_all']:>9.1f}{row['p50_delta']:>10.1f}"
+            f"{row['p50_untraced']:>10.1f}"
         )
     out = HERE / "results" / "core_step.json"
     out.parent.mkdir(exist_ok=True)

@@ -135,7 +135,7 @@ class Dispatcher:
         name = state.active.get(event.node_id)
         if name is None:
             return self._ignored(state, event, "node is not running")
-        table = self.table(state.flow_name)
+        table = self._tables.get(state.flow_name) or self.table(state.flow_name)
         is_flow_event = isinstance(event, _SUBFLOW_EVENTS)
         if table.nodes[name].is_flow != is_flow_event:
             return self._ignored(state, event, "event kind does not match the node kind")
