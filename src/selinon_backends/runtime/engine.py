@@ -295,18 +295,20 @@ class _Run:
 
     def _schedule_task(self, action: RunTask) -> None:
         if action.task_id not in self.records:  # else: a retry of the same node
-            self._record(
-                NodeRun(
-                    action.flow_name,
-                    action.flow_id,
-                    action.task_name,
-                    action.task_id,
-                    "task",
-                    action.parent,
-                    action.node_args,
-                    nowait=action.nowait,
-                )
+            record = NodeRun(
+                action.flow_name,
+                action.flow_id,
+                action.task_name,
+                action.task_id,
+                "task",
+                action.parent,
+                action.node_args,
+                nowait=action.nowait,
             )
+            self.records[action.task_id] = record
+            self.flow_run.runs.append(record)
+            if self.observer is not None:
+                self.observer(record)
         if action.throttle_s:
             countdown = self._throttle(f"task:{action.task_name}", action.throttle_s)
             if countdown > 0:

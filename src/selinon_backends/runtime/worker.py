@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import CoroutineType
 from typing import Any, Literal
 
 import fastjsonschema
@@ -148,7 +149,8 @@ class Worker:
         return found
 
     def _run(self, spec: TaskSpec, action: RunTask) -> Any:
-        task = self._task_class(spec)(
+        cls = self._classes.get(spec.name) or self._task_class(spec)
+        task = cls(
             action.flow_name,
             action.task_name,
             action.parent,
@@ -159,7 +161,7 @@ class Worker:
         if spec.timeout is not None:
             return _run_with_timeout(task, action.node_args, spec.timeout)
         result = task.run(action.node_args)
-        if inspect.iscoroutine(result):
+        if isinstance(result, CoroutineType):  # inspect.iscoroutine(), without the call
             result = asyncio.run(result)
         return result
 

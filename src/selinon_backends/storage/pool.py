@@ -175,6 +175,14 @@ class StoragePool:
 
     def get(self, *, flow_name: str, task_name: str, task_id: str) -> Any:
         """:class:`~selinon_core.ports.ResultsPort` read: same as :meth:`retrieve`."""
+        lean = self._lean.get(task_name)
+        if lean is not None and lean[0].thread_safe and lean[0].adapter.is_connected():
+            slot, storage_name, storage_task_name = lean  # retrieve()'s lean read, inlined
+            try:
+                return slot.adapter.retrieve(flow_name, storage_task_name, task_id)
+            except Exception as exc:
+                details = _details(flow_name, task_name, storage_task_name, storage_name, task_id)
+                raise self._read_failure(exc, details) from exc
         return self.retrieve(flow_name, task_name, task_id)
 
     def storage_pool(self, *, flow_name: str, parent: Mapping[str, Any]) -> StoragePoolView:
