@@ -6,8 +6,8 @@ Scenarios:
 * ``foreach+join``: a sub-flow fans out N tasks with ``foreach`` and the parent runs a join task
   once the sub-flow ended.  "simple" counts only the N task completions; "all" includes the
   fan-out step (O(N) actions) and the sub-flow's end (O(N) summary).
-* "delta": the median cost of :func:`~selinon_core.delta.state_delta` for the same steps (what
-  an incremental state store would write), measured separately.
+* "delta": the median cost of :func:`~selinon_core.dispatch.delta.state_delta` for the same steps
+  (what an incremental state store would write), measured separately.
 * ``diamond``: the cyclic diamond of the docs (Task4 runs 4 times over two iterations), run
   ``N`` times as separate flows.
 * "untraced": the median simple event again with ``Dispatcher(system, trace=False)`` (what
@@ -33,17 +33,17 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from selinon_core.actions import FinishFlow, RunTask, StartSubflow
-from selinon_core.delta import state_delta
-from selinon_core.dispatcher import Dispatcher
-from selinon_core.events import (
+from selinon_core.config.system import System
+from selinon_core.dispatch.actions import FinishFlow, RunTask, StartSubflow
+from selinon_core.dispatch.delta import state_delta
+from selinon_core.dispatch.dispatcher import Dispatcher
+from selinon_core.dispatch.events import (
     Event,
     FlowRequested,
     NodeSucceeded,
     SubflowFinished,
 )
-from selinon_core.state import FlowState
-from selinon_core.system import System
+from selinon_core.dispatch.state import FlowState
 from selinon_core.testing import DictResults
 
 HERE = Path(__file__).resolve().parent

@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "examples"))
 
 from selinon_backends.runtime import Engine, VirtualClock  # noqa: E402
-from selinon_core.loader import load_system_from_texts  # noqa: E402
+from selinon_core.config.loader import load_system_from_texts  # noqa: E402
 from selinon_core.task import SelinonTask  # noqa: E402
 
 NODES = """
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _diamond_system() -> Any:
-    from selinon_core.loader import load_system
+    from selinon_core.config.loader import load_system
 
     example = HERE.parent / "examples" / "cyclic"
     return load_system(example / "nodes.yaml", [example / "flows"])

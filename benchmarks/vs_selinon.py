@@ -184,7 +184,7 @@ def _selinon(
 def _ours(cases: list[tuple[str, int]], repeat: int) -> list[dict[str, Any]]:
     sys.path.insert(0, str(WORK))
     from selinon_backends.runtime import Engine, VirtualClock
-    from selinon_core.loader import load_system
+    from selinon_core.config.loader import load_system
 
     system = load_system(WORK / "nodes.yaml", [WORK / "flows.yaml"])
     rows = []

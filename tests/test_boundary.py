@@ -13,6 +13,7 @@ Two independent checks:
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import subprocess
 import sys
@@ -107,7 +108,7 @@ def core_modules() -> list[str]:
 
 def test_core_package_found() -> None:
     assert "selinon_core" in core_modules()
-    assert "selinon_core.spec" in core_modules()
+    assert "selinon_core.config.spec" in core_modules()
 
 
 @pytest.mark.parametrize(
@@ -171,3 +172,129 @@ def test_importing_core_loads_no_io_library() -> None:
     loaded = sorted({name for name in report["new"] if forbidden_name(name)})
     assert loaded == []
     assert set(modules) <= set(report["new"]) | {"selinon_core"}
+
+
+# --------------------------------------------------------------------------- layers
+
+BASE = frozenset({"errors", "trace", "ports", "_fieldpath"})
+"""Leaf modules every layer may use."""
+
+SHIMS = frozenset(
+    {
+        "spec",
+        "loader",
+        "system",
+        "graph",
+        "conditions",
+        "language_schema",
+        "dispatcher",
+        "events",
+        "actions",
+        "state",
+        "delta",
+        "retry",
+        "throttling",
+        "selective",
+    }
+)
+"""Old flat module paths kept as re-exports of their new homes (nothing imports them inside)."""
+
+
+def layer_of(module: str) -> str:
+    """The layer of a ``selinon_core`` or ``selinon_backends`` module.
+
+    ``base`` < ``config`` < ``dispatch`` < ``api`` (the task author's modules, ``testing`` and
+    the package itself) < ``shell`` (``selinon_backends``); ``shim`` is an old import path.
+    """
+    parts = module.split(".")
+    if parts[0] == "selinon_backends":
+        return "shell"
+    if len(parts) == 1:
+        return "api"
+    if parts[1] in ("config", "dispatch"):
+        return parts[1]
+    if parts[1] in BASE:
+        return "base"
+    if parts[1] in SHIMS:
+        return "shim"
+    return "api"
+
+
+RANK = {"base": 0, "config": 1, "dispatch": 2, "api": 3, "shell": 4}
+
+
+def layer_violations(module: str, source: str) -> list[str]:
+    """Imports of ``module`` that point up the layers, or at an old (shim) path."""
+    here = layer_of(module)
+    if here == "shim":
+        return []
+    found = []
+    for target, line in imported_modules(ast.parse(source)):
+        if not target.startswith(("selinon_core", "selinon_backends")):
+            continue
+        # ``from selinon_core.config import spec`` names the module ``...config.spec``.
+        there = layer_of(target)
+        if there == "shim" or RANK[there] > RANK[here]:
+            found.append(f"{module}:{line}: {here} imports {target} ({there})")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "expected"),
+    [
+        ("selinon_core.config.spec", "from selinon_core.errors import SpecError", 0),
+        ("selinon_core.config.spec", "from selinon_core.dispatch.state import FlowState", 1),
+        ("selinon_core.dispatch.edges", "from selinon_core.config.system import System", 0),
+        ("selinon_core.dispatch.edges", "from selinon_core.task import SelinonTask", 1),
+        ("selinon_core.errors", "from selinon_core.config import spec", 1),
+        ("selinon_core.dispatch.edges", "from selinon_core.spec import TaskSpec", 1),
+        ("selinon_core.testing", "from selinon_core.dispatch import Dispatcher", 0),
+        ("selinon_core.testing", "import selinon_backends.runtime", 1),
+        ("selinon_backends.runtime.engine", "from selinon_core.dispatch import Step", 0),
+    ],
+)
+def test_layer_violations_detects_upward_imports(module: str, source: str, expected: int) -> None:
+    assert len(layer_violations(module, source)) == expected
+
+
+def _modules_of(package: Path) -> Iterator[tuple[str, Path]]:
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        yield ".".join(parts), path
+
+
+def test_imports_point_down_the_layers() -> None:
+    """config -> dispatch -> api -> shell, with no arrow back and no use of the old paths."""
+    found = [
+        problem
+        for package in (CORE, ROOT / "src" / "selinon_backends")
+        for module, path in _modules_of(package)
+        for problem in layer_violations(module, path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+def test_every_flat_module_is_a_shim_or_a_known_module() -> None:
+    """A new module lands in its layer's package, not in the flat top level by accident."""
+    flat = {p.stem for p in CORE.glob("*.py")} - {"__init__"}
+    api = {"task", "datastorage", "caching", "predicates", "routines", "strategies", "testing"}
+    assert flat == SHIMS | BASE | api
+
+
+@pytest.mark.parametrize("name", sorted(SHIMS))
+def test_old_import_paths_reexport_the_moved_names(name: str) -> None:
+    old = importlib.import_module(f"selinon_core.{name}")
+    assert old.__all__
+    for public in old.__all__:
+        assert getattr(old, public) is not None
+    new = next(
+        importlib.import_module(f"selinon_core.{pkg}.{name}")
+        for pkg in ("config", "dispatch")
+        if (CORE / pkg / f"{name}.py").exists()
+    )
+    shared = set(old.__all__) & set(getattr(new, "__all__", ()))
+    assert shared, name
+    for public in shared:
+        assert getattr(old, public) is getattr(new, public)

@@ -26,8 +26,8 @@ MRU   the most recently used (added or read)     yes
 RR    an item chosen at random                   no
 ====  =========================================  ======================
 
-All caches are thread-safe.  :func:`build_cache` turns a :class:`~selinon_core.spec.CacheSpec`
-into a cache instance.
+All caches are thread-safe.  :func:`build_cache` turns a
+:class:`~selinon_core.config.spec.CacheSpec` into a cache instance.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ from selinon_core.errors import BackendError, Problem, SpecError, TransientBacke
 if TYPE_CHECKING:
     import redis
 
-    from selinon_core.spec import CacheSpec
-    from selinon_core.system import System
+    from selinon_core.config.spec import CacheSpec
+    from selinon_core.config.system import System
 
 __all__ = [
     "FIFO",

@@ -32,9 +32,9 @@ from selinon_backends.tracing_sinks import (
     StorageSink,
     sentry_event,
 )
+from selinon_core.config.spec import TraceSinkSpec
+from selinon_core.config.system import System
 from selinon_core.errors import Problem, SpecError
-from selinon_core.spec import TraceSinkSpec
-from selinon_core.system import System
 from selinon_core.trace import TraceEvent
 
 __all__ = [

@@ -5,7 +5,7 @@ configurations and custom predicate modules keep working.  A custom predicates m
 starts with ``from selinon_core.predicates import *`` and adds its own functions (YAML that
 names ``selinon.predicates`` resolves to this module).
 
-Parameters are filled in by name (see :mod:`selinon_core.conditions`): ``message`` is the
+Parameters are filled in by name (see :mod:`selinon_core.config.conditions`): ``message`` is the
 result of a node, ``node_args`` the flow arguments, and every other parameter comes from the
 condition's ``args``.
 

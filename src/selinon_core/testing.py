@@ -1,10 +1,10 @@
 """Test helpers: an in-memory results port and a scripted driver for the dispatcher.
 
 ``run_to_completion`` plays a flow (and its sub-flows) through a
-:class:`~selinon_core.dispatcher.Dispatcher` without any transport: tasks are "run" by looking up
-their outcome in a mapping, results go to a :class:`DictResults`, and events are delivered in
-first-in first-out order on a virtual clock.  :class:`Simulation` offers the same step by step,
-so tests can choose the delivery order, deliver duplicates or late events::
+:class:`~selinon_core.dispatch.dispatcher.Dispatcher` without any transport: tasks are "run" by
+looking up their outcome in a mapping, results go to a :class:`DictResults`, and events are
+delivered in first-in first-out order on a virtual clock.  :class:`Simulation` offers the same step
+by step, so tests can choose the delivery order, deliver duplicates or late events::
 
     sim = run_to_completion(dispatcher, "flow1", {"x": 1}, tasks={"Task1": {"ok": True}})
     assert sim.status == "succeeded"
@@ -17,15 +17,14 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from selinon_core.actions import (
+from selinon_core.dispatch.actions import (
     Action,
     FinishFlow,
     RunTask,
     StartSubflow,
 )
-from selinon_core.dispatcher import Dispatcher, Step
-from selinon_core.errors import ResultMissing
-from selinon_core.events import (
+from selinon_core.dispatch.dispatcher import Dispatcher, Step
+from selinon_core.dispatch.events import (
     ErrorSummary,
     Event,
     FlowRequested,
@@ -35,9 +34,10 @@ from selinon_core.events import (
     SubflowFinished,
     TimerDue,
 )
+from selinon_core.dispatch.plan import SelectivePlan
+from selinon_core.dispatch.state import FlowState
+from selinon_core.errors import ResultMissing
 from selinon_core.ports import StoragePoolView
-from selinon_core.selective import SelectivePlan
-from selinon_core.state import FlowState
 from selinon_core.trace import TraceEvent
 
 __all__ = ["DictResults", "DictStoragePool", "Simulation", "TaskFailure", "run_to_completion"]

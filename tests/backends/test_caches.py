@@ -28,9 +28,9 @@ from hypothesis.stateful import (
 
 from selinon_backends.caches import FIFO, LIFO, LRU, MRU, RR, RedisCache, build_cache
 from selinon_core.caching import Cache, CacheMissError
+from selinon_core.config.spec import CacheSpec
+from selinon_core.config.system import System
 from selinon_core.errors import BackendError, SpecError, TransientBackendError
-from selinon_core.spec import CacheSpec
-from selinon_core.system import System
 
 _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:  # make ``tests.services`` importable without a root conftest

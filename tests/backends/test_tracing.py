@@ -30,8 +30,8 @@ from selinon_backends.tracing import (
     jsonable,
     level_of,
 )
+from selinon_core.config.system import System
 from selinon_core.errors import SpecError
-from selinon_core.system import System
 from selinon_core.trace import TraceEvent, TraceName
 
 AT = datetime(2024, 5, 1, 8, 45, 2, 230896, tzinfo=UTC).timestamp()
@@ -570,7 +570,7 @@ def test_trace_examples_in_the_docs_are_valid_configuration() -> None:
 
     from ruamel.yaml import YAML
 
-    from selinon_core.spec import GlobalSpec
+    from selinon_core.config.spec import GlobalSpec
 
     text = (pathlib.Path(__file__).parents[2] / "docs" / "tracing.md").read_text("utf-8")
     blocks = [

@@ -10,7 +10,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from selinon_backends.storage.pool import StoragePool
-from selinon_core.loader import load_system_from_texts
+from selinon_core.config.loader import load_system_from_texts
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "storages.md"
 BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.DOTALL)

@@ -10,8 +10,8 @@ from tests.services import POSTGRES_DSN, require_postgres, require_redis, unique
 
 from selinon_backends.runtime.engine import Engine
 from selinon_backends.storage.pool import StoragePool
-from selinon_core.loader import load_system_from_texts
-from selinon_core.system import System
+from selinon_core.config.loader import load_system_from_texts
+from selinon_core.config.system import System
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "storages"
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from selinon_backends.storage.pool import StoragePool
+from selinon_core.config.system import System
 from selinon_core.errors import (
     NoParentNodeError,
     ResultMissing,
@@ -15,7 +16,6 @@ from selinon_core.errors import (
     TransientBackendError,
 )
 from selinon_core.ports import ResultsPort
-from selinon_core.system import System
 from selinon_core.trace import TraceEvent, TraceName
 
 from ._threads import run_threads

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from selinon_backends.storage.pool import StoragePool
+from selinon_core.config.system import System
 from selinon_core.errors import ResultMissing, TransientBackendError
-from selinon_core.system import System
 
 from ._adapters import Recording
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from selinon_core.conditions import (
+from selinon_core.config.conditions import (
     CompiledCondition,
     ConditionError,
     PredicateParams,
@@ -20,9 +20,9 @@ from selinon_core.conditions import (
     predicate_parameters,
     render_condition,
 )
+from selinon_core.config.spec import ALWAYS_TRUE, AllOf, AnyOf, Condition, EdgeSpec, Not, Predicate
+from selinon_core.config.system import System
 from selinon_core.errors import ResultMissing, SpecError, TransientBackendError
-from selinon_core.spec import ALWAYS_TRUE, AllOf, AnyOf, Condition, EdgeSpec, Not, Predicate
-from selinon_core.system import System
 
 
 @dataclass

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from selinon_core.events import (
+from selinon_core.dispatch.events import (
     ErrorSummary,
     Event,
     FlowRequested,
@@ -18,7 +18,7 @@ from selinon_core.events import (
     event_from_dict,
     event_to_dict,
 )
-from selinon_core.selective import SelectivePlan
+from selinon_core.dispatch.plan import SelectivePlan
 
 PLAN = SelectivePlan(
     task_names=("Task2",),

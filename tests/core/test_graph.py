@@ -8,8 +8,7 @@ from typing import Any
 import networkx as nx
 import pytest
 
-from selinon_core.errors import UnknownFlowError, UnknownNodeError
-from selinon_core.graph import (
+from selinon_core.config.graph import (
     START,
     FlowGraph,
     flow_dependencies,
@@ -18,7 +17,8 @@ from selinon_core.graph import (
     recursive_flows,
     subflows_of,
 )
-from selinon_core.spec import SystemSpec
+from selinon_core.config.spec import SystemSpec
+from selinon_core.errors import UnknownFlowError, UnknownNodeError
 
 Flows = dict[str, list[dict[str, Any]]]
 
@@ -244,7 +244,7 @@ def test_graphs_of_is_cached_per_spec(nested: SystemSpec) -> None:
 
 
 def test_cache_entry_dropped_with_spec() -> None:
-    from selinon_core import graph as graph_module
+    from selinon_core.config import graph as graph_module
 
     spec = make_spec(NESTED)
     graphs_of(spec)
@@ -256,7 +256,7 @@ def test_cache_entry_dropped_with_spec() -> None:
 
 
 def test_stale_cache_entry_is_not_reused(nested: SystemSpec) -> None:
-    from selinon_core import graph as graph_module
+    from selinon_core.config import graph as graph_module
 
     graphs_of(nested)
     dead = make_spec(CYCLIC)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from selinon_core import predicates as p
-from selinon_core.conditions import predicate_parameters
+from selinon_core.config.conditions import predicate_parameters
 
 RESULT: dict[str, Any] = {
     "ok": True,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from selinon_core.retry import (
+from selinon_core.dispatch.retry import (
     RetryDecision,
     TaskFailureKind,
     decide_flow_retry,

@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from selinon_core.config.graph import graphs_of
+from selinon_core.config.spec import SystemSpec
+from selinon_core.dispatch.plan import SelectivePlan
+from selinon_core.dispatch.selective import plan_for_edge, plan_selective_run
 from selinon_core.errors import RequestError, SelectiveNoPathError, UnknownFlowError
-from selinon_core.graph import graphs_of
-from selinon_core.selective import SelectivePlan, plan_for_edge, plan_selective_run
-from selinon_core.spec import SystemSpec
 
 Flows = dict[str, list[dict[str, Any]]]
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from selinon_core.spec import FlowSpec, TaskSpec
-from selinon_core.throttling import ThrottleDecision, next_slot, throttle_spacing
+from selinon_core.config.spec import FlowSpec, TaskSpec
+from selinon_core.dispatch.throttling import ThrottleDecision, next_slot, throttle_spacing
 
 
 @pytest.mark.parametrize(

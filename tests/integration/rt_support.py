@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from selinon_core.system import System
+from selinon_core.config.system import System
 
 HERE = Path(__file__).parent
 SCHEMA = HERE / "data" / "value_schema.json"

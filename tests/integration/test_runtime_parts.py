@@ -9,8 +9,8 @@ from typing import Any
 from rich.console import Console
 from rt_support import make_system
 
+from selinon_backends.cli.progress import Progress
 from selinon_backends.runtime import Engine, RealClock, VirtualClock
-from selinon_backends.runtime.progress import Progress
 from selinon_backends.runtime.report import NodeRun
 from selinon_backends.runtime.slots import SlotStore
 from selinon_backends.storage.pool import StoragePool

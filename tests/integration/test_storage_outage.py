@@ -25,7 +25,7 @@ if _ROOT not in sys.path:  # make ``tests.services`` importable without a root c
 from tests.services import PrivateRedisServer  # noqa: E402
 
 from selinon_backends.runtime.engine import Engine  # noqa: E402
-from selinon_core.system import System  # noqa: E402
+from selinon_core.config.system import System  # noqa: E402
 from selinon_core.task import SelinonTask  # noqa: E402
 from selinon_core.trace import TraceEvent, TraceName  # noqa: E402
 

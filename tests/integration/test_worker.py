@@ -11,8 +11,8 @@ from rt_support import SCHEMA, make_system
 from selinon_backends.runtime.environment import RuntimeEnvironment
 from selinon_backends.runtime.worker import Outcome, Worker
 from selinon_backends.storage.pool import StoragePool
-from selinon_core.actions import RunTask
-from selinon_core.system import System
+from selinon_core.config.system import System
+from selinon_core.dispatch.actions import RunTask
 from selinon_core.trace import TraceEvent, TraceName
 
 FLOWS = {"flow1": {"edges": [{"from": [], "to": "Noop"}]}}

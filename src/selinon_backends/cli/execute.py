@@ -24,12 +24,12 @@ from selinon_backends.cli.app import (
     exit_on_spec_error,
     flow_paths,
 )
+from selinon_backends.cli.progress import Progress
 from selinon_backends.runtime import Engine, FlowRun, RealClock, VirtualClock
-from selinon_backends.runtime.progress import Progress
 from selinon_backends.tracing import build_tracer
+from selinon_core.config.loader import load_system
+from selinon_core.config.system import System
 from selinon_core.errors import DispatchError, RequestError
-from selinon_core.loader import load_system
-from selinon_core.system import System
 
 __all__ = ["EXIT_FAILED", "execute", "parse_node_args", "register"]
 
@@ -125,8 +125,7 @@ def _summary(run: FlowRun) -> str:
         f"{len(run.runs)} node runs, {len(failed)} failed."
     ]
     lines.extend(
-        f"  {r.kind} {r.node_name!r} ({r.node_id}) in flow {r.flow_name!r}: "
-        f"{r.error or 'failed'}"
+        f"  {r.kind} {r.node_name!r} ({r.node_id}) in flow {r.flow_name!r}: {r.error or 'failed'}"
         for r in failed
     )
     return "\n".join(lines)

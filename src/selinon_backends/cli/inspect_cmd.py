@@ -19,10 +19,10 @@ from selinon_backends.cli.app import (
     exit_on_spec_error,
     flow_paths,
 )
+from selinon_core.config.language_schema import language_schema
+from selinon_core.config.loader import load_system
+from selinon_core.config.system import System
 from selinon_core.errors import Problem
-from selinon_core.language_schema import language_schema
-from selinon_core.loader import load_system
-from selinon_core.system import System
 
 __all__ = ["inspect", "register", "render_summary", "schema_document"]
 

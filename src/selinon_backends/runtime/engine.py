@@ -28,7 +28,8 @@ from selinon_backends.runtime.results import ResultStore
 from selinon_backends.runtime.slots import SlotStore
 from selinon_backends.runtime.worker import Outcome, Worker
 from selinon_backends.storage.pool import StoragePool
-from selinon_core.actions import (
+from selinon_core.config.system import System
+from selinon_core.dispatch.actions import (
     Action,
     FinishFlow,
     RetryFlow,
@@ -36,9 +37,8 @@ from selinon_core.actions import (
     ScheduleWakeup,
     StartSubflow,
 )
-from selinon_core.dispatcher import Dispatcher, Step
-from selinon_core.errors import TransientBackendError, UnknownFlowError
-from selinon_core.events import (
+from selinon_core.dispatch.dispatcher import Dispatcher, Step
+from selinon_core.dispatch.events import (
     ErrorSummary,
     Event,
     FlowRequested,
@@ -48,9 +48,10 @@ from selinon_core.events import (
     SubflowFinished,
     TimerDue,
 )
-from selinon_core.selective import SelectivePlan, plan_selective_run
-from selinon_core.state import FlowState
-from selinon_core.system import System
+from selinon_core.dispatch.plan import SelectivePlan
+from selinon_core.dispatch.selective import plan_selective_run
+from selinon_core.dispatch.state import FlowState
+from selinon_core.errors import TransientBackendError, UnknownFlowError
 from selinon_core.trace import TraceEvent, TraceName
 
 __all__ = ["Engine"]

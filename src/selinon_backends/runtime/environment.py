@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from selinon_backends.runtime.results import ResultStore
-from selinon_core.system import System
+from selinon_core.config.system import System
 
 __all__ = ["RuntimeEnvironment"]
 

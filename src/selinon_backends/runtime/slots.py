@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from selinon_core.throttling import next_slot
+from selinon_core.dispatch.throttling import next_slot
 
 __all__ = ["SlotStore"]
 

@@ -25,12 +25,11 @@ from typing import Any, Literal
 import fastjsonschema
 
 from selinon_backends.runtime.results import ResultStore
-from selinon_backends.runtime.retry import task_retry_countdown
-from selinon_core.actions import RunTask
+from selinon_core.config.spec import TaskSpec
+from selinon_core.config.system import System
+from selinon_core.dispatch.actions import RunTask
+from selinon_core.dispatch.retry import TaskFailureKind, decide_task_retry
 from selinon_core.errors import FatalTaskError, RetryRequested, SpecError
-from selinon_core.retry import TaskFailureKind
-from selinon_core.spec import TaskSpec
-from selinon_core.system import System
 from selinon_core.task import SelinonTask, TaskEnvironment
 from selinon_core.trace import TraceEvent, TraceName
 
@@ -217,7 +216,13 @@ class Worker:
             failure = "fatal"
         elif isinstance(exc, TaskTimeout):
             failure = "timeout"
-        countdown = task_retry_countdown(spec, attempt, failure=failure)
+        decision = decide_task_retry(
+            max_retry=spec.max_retry,
+            retry_countdown=spec.retry_countdown,
+            retried_count=attempt,
+            failure=failure,
+        )
+        countdown = decision.countdown if decision.retry else None
         if countdown is not None:
             self._trace(trace, TraceName.TASK_RETRY, action, what=what, retried_count=attempt + 1)
             return Outcome("retry", countdown=countdown, error=exc, trace=trace)

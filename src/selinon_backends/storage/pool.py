@@ -28,6 +28,7 @@ from typing import Any
 
 from selinon_backends.caches import build_cache
 from selinon_core.caching import Cache, CacheMissError
+from selinon_core.config.system import System
 from selinon_core.datastorage import ExcInfo
 from selinon_core.errors import (
     NoParentNodeError,
@@ -36,7 +37,6 @@ from selinon_core.errors import (
     SpecError,
     TransientBackendError,
 )
-from selinon_core.system import System
 from selinon_core.trace import TraceEvent, TraceName
 
 __all__ = ["StoragePool", "StoragePoolView"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from selinon_core.dispatcher import Dispatcher
-from selinon_core.system import System
+from selinon_core.config.system import System
+from selinon_core.dispatch.dispatcher import Dispatcher
 
 PREDICATES = "dsp_predicates"
 

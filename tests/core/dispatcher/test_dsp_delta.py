@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from dsp_helpers import edge, make_dispatcher
 
-from selinon_core.delta import apply_delta, state_delta
-from selinon_core.state import FlowState
+from selinon_core.dispatch.delta import apply_delta, state_delta
+from selinon_core.dispatch.state import FlowState
 from selinon_core.testing import Simulation, run_to_completion
 
 FN = "dsp_funcs"
@@ -100,7 +100,7 @@ def test_tracked_names_reset_after_retry() -> None:
 
 
 def test_delta_between_unrelated_states_of_one_flow_id() -> None:
-    from selinon_core.selective import plan_selective_run
+    from selinon_core.dispatch.selective import plan_selective_run
 
     d = make_dispatcher(FLOWS)
     plan = plan_selective_run(d.system.spec, "f", ["C"])

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from dsp_helpers import edge, make_dispatcher
 
+from selinon_core.dispatch.events import FlowRequested, NodeSucceeded
+from selinon_core.dispatch.state import FlowState, flow_summary
+from selinon_core.dispatch.subflows import nested_finished, resolve_path
 from selinon_core.errors import TransientBackendError
-from selinon_core.events import FlowRequested, NodeSucceeded
 from selinon_core.ports import StoragePoolView
-from selinon_core.state import FlowState, flow_summary
-from selinon_core.subflows import nested_finished, resolve_path
 from selinon_core.testing import DictResults, Simulation, run_to_completion
 from selinon_core.trace import TraceName
 
@@ -58,7 +58,7 @@ def test_transient_errors_propagate_and_leave_state_untouched(
     d = make_dispatcher(flows, tasks=tasks)
     selective = None
     if tasks:
-        from selinon_core.selective import plan_selective_run
+        from selinon_core.dispatch.selective import plan_selective_run
 
         selective = plan_selective_run(d.system.spec, "f", ["B"])
         with pytest.raises(TransientBackendError):

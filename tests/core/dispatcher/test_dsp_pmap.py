@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from selinon_core.pmap import PMap, cons_iter, cons_len, cons_list
+from selinon_core.dispatch.pmap import PMap, cons_iter, cons_len, cons_list
 
 
 class Colliding:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from dsp_helpers import edge, make_dispatcher
 
-from selinon_core.actions import FinishFlow, RetryFlow
+from selinon_core.dispatch.actions import FinishFlow, RetryFlow
 from selinon_core.testing import DictResults, run_to_completion
 from selinon_core.trace import TraceName
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from dsp_helpers import edge, make_dispatcher
 
-from selinon_core.selective import plan_selective_run
+from selinon_core.dispatch.selective import plan_selective_run
 from selinon_core.testing import run_to_completion
 from selinon_core.trace import TraceName
 
@@ -126,7 +126,7 @@ def test_yaml_selective_edge_gives_its_plan_to_the_subflow() -> None:
 def test_selective_states_survive_json() -> None:
     import json
 
-    from selinon_core.state import FlowState
+    from selinon_core.dispatch.state import FlowState
 
     d = make_dispatcher(
         BRANCHY,

@@ -6,7 +6,7 @@ import json
 
 from dsp_helpers import edge, make_dispatcher
 
-from selinon_core.state import FlowState
+from selinon_core.dispatch.state import FlowState
 from selinon_core.testing import run_to_completion
 
 

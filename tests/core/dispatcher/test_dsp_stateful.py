@@ -23,11 +23,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from selinon_core.actions import RunTask, StartSubflow
-from selinon_core.delta import apply_delta, state_delta
-from selinon_core.dispatcher import Dispatcher
-from selinon_core.events import Event
-from selinon_core.state import FlowState
+from selinon_core.dispatch.actions import RunTask, StartSubflow
+from selinon_core.dispatch.delta import apply_delta, state_delta
+from selinon_core.dispatch.dispatcher import Dispatcher
+from selinon_core.dispatch.events import Event
+from selinon_core.dispatch.state import FlowState
 from selinon_core.testing import Simulation, run_to_completion
 
 NOT_OK = {"name": "fieldEqual", "node": "A", "args": {"key": "ok", "value": True}}

@@ -13,9 +13,8 @@ import itertools
 import pytest
 from dsp_helpers import edge, make_dispatcher
 
-from selinon_core.dispatcher import Dispatcher, Step
-from selinon_core.errors import InvalidTransition, UnknownFlowError
-from selinon_core.events import (
+from selinon_core.dispatch.dispatcher import Dispatcher, Step
+from selinon_core.dispatch.events import (
     Event,
     FlowRequested,
     NodeFailed,
@@ -24,7 +23,8 @@ from selinon_core.events import (
     SubflowFinished,
     TimerDue,
 )
-from selinon_core.state import FlowState
+from selinon_core.dispatch.state import FlowState
+from selinon_core.errors import InvalidTransition, UnknownFlowError
 from selinon_core.testing import DictResults
 from selinon_core.trace import TraceName
 

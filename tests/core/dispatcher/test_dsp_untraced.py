@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from dsp_helpers import edge, make_system
 
-from selinon_core.dispatcher import Dispatcher
-from selinon_core.selective import plan_selective_run
+from selinon_core.dispatch.dispatcher import Dispatcher
+from selinon_core.dispatch.selective import plan_selective_run
 from selinon_core.testing import Simulation, run_to_completion
 
 FN = "dsp_funcs"

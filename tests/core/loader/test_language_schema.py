@@ -10,7 +10,7 @@ import fastjsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from selinon_core.language_schema import language_schema
+from selinon_core.config.language_schema import language_schema
 
 DOCS = Path(__file__).resolve().parents[2] / "fixtures" / "docs"
 VALIDATE = fastjsonschema.compile(language_schema())

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from selinon_core.loader import load_system
-from selinon_core.spec import Predicate
+from selinon_core.config.loader import load_system
+from selinon_core.config.spec import Predicate
 
 DOCS = Path(__file__).resolve().parents[2] / "fixtures" / "docs"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from tests.core.loader._texts import NODES
 
+from selinon_core.config.loader import load_system_from_texts
 from selinon_core.errors import SpecError
-from selinon_core.loader import load_system_from_texts
 
 FLOW2 = "flow-definitions:\n  - name: flow2\n    edges:\n      - from:\n        to: Task2\n"
 

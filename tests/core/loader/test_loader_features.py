@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from tests.core.loader._texts import NODES
 
-from selinon_core.envexpand import ExpansionError, expand
+from selinon_core.config.envexpand import ExpansionError, expand
+from selinon_core.config.loader import load_system, load_system_from_texts
 from selinon_core.errors import SpecError
-from selinon_core.loader import load_system, load_system_from_texts
 
 FLOW1 = """\
 flow-definitions:

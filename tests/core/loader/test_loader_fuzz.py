@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
+from selinon_core.config.loader import load_system_from_texts
+from selinon_core.config.system import System
 from selinon_core.errors import SpecError
-from selinon_core.loader import load_system_from_texts
-from selinon_core.system import System
 
 DOCS = Path(__file__).resolve().parents[2] / "fixtures" / "docs"
 SETTINGS = settings(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from selinon_core.config.loader import load_system_from_texts
 from selinon_core.errors import SpecError
-from selinon_core.loader import load_system_from_texts
 
 NODES = """\
 tasks:

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from selinon_core.spec import CacheSpec, GlobalSpec
-from selinon_core.system import SELINON_MODULE_ALIASES, canonical_module
-from selinon_core.validate_common import Reporter, did_you_mean
-from selinon_core.validate_conditions import PredicateTable
-from selinon_core.validate_nodes import Pieces
-from selinon_core.yamlsource import Path_
+from selinon_core.config.spec import CacheSpec, GlobalSpec
+from selinon_core.config.system import SELINON_MODULE_ALIASES, canonical_module
+from selinon_core.config.validate_common import Reporter, did_you_mean
+from selinon_core.config.validate_conditions import PredicateTable
+from selinon_core.config.validate_nodes import Pieces
+from selinon_core.config.yamlsource import Path_
 
 __all__ = ["Reference", "check_references", "predicate_table", "references"]
 

@@ -6,8 +6,8 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from selinon_core.config.yamlsource import Path_, SourceMap
 from selinon_core.errors import Problem
-from selinon_core.yamlsource import Path_, SourceMap
 
 __all__ = ["Reporter", "describe", "did_you_mean"]
 

@@ -1,7 +1,7 @@
 """Reading what finished sub-flows report: parent mappings and paths such as ``flow2/Task3``.
 
-A sub-flow ends with a :data:`~selinon_core.events.FlowSummary`.  The parent flow keeps it with
-the finished sub-flow node and uses it for:
+A sub-flow ends with a :data:`~selinon_core.dispatch.events.FlowSummary`.  The parent flow keeps it
+with the finished sub-flow node and uses it for:
 
 * ``propagate_finished``: the sub-flow's finished nodes, nested by sub-flow name
   (``{"Task2": [ids], "flow3": {"Task4": [ids]}}``);
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from selinon_core.events import FlowSummary
+from selinon_core.dispatch.events import FlowSummary
 
 __all__ = ["compound_finished", "nested_finished", "resolve_path"]
 

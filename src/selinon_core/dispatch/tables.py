@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from selinon_core.conditions import CompiledCondition, compile_condition
-from selinon_core.selective import SelectivePlan, plan_for_edge
-from selinon_core.spec import ALWAYS_TRUE, Condition, EdgeSpec, FlowSpec, ForeachSpec
-from selinon_core.system import System
+from selinon_core.config.conditions import CompiledCondition, compile_condition
+from selinon_core.config.spec import ALWAYS_TRUE, Condition, EdgeSpec, FlowSpec, ForeachSpec
+from selinon_core.config.system import System
+from selinon_core.dispatch.plan import SelectivePlan
+from selinon_core.dispatch.selective import plan_for_edge
 
 __all__ = ["EdgeTable", "FailureEntry", "FallbackRule", "FlowTable", "NodeInfo", "build_tables"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from selinon_core.spec import (
+from selinon_core.config.spec import (
     NODE_NAME_RE,
     FlowSpec,
     GlobalSpec,
@@ -12,8 +12,8 @@ from selinon_core.spec import (
     TaskSpec,
     ThrottlingSpec,
 )
-from selinon_core.validate_common import Reporter, did_you_mean
-from selinon_core.yamlsource import Path_
+from selinon_core.config.validate_common import Reporter, did_you_mean
+from selinon_core.config.yamlsource import Path_
 
 __all__ = ["Pieces", "check_entities", "warn_unused"]
 

@@ -16,15 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from selinon_core.config.spec import FlowSpec, GlobalSpec, StorageSpec, SystemSpec, TaskSpec
+from selinon_core.config.validate_common import Reporter
+from selinon_core.config.validate_conditions import check_condition_shape
+from selinon_core.config.validate_flows import NodeIndex, check_flow
+from selinon_core.config.validate_imports import Reference, check_references, predicate_table
+from selinon_core.config.validate_nodes import Pieces, check_entities, warn_unused
+from selinon_core.config.validate_shape import validate_model
+from selinon_core.config.yamlsource import SourceMap
 from selinon_core.errors import Problem
-from selinon_core.spec import FlowSpec, GlobalSpec, StorageSpec, SystemSpec, TaskSpec
-from selinon_core.validate_common import Reporter
-from selinon_core.validate_conditions import check_condition_shape
-from selinon_core.validate_flows import NodeIndex, check_flow
-from selinon_core.validate_imports import Reference, check_references, predicate_table
-from selinon_core.validate_nodes import Pieces, check_entities, warn_unused
-from selinon_core.validate_shape import validate_model
-from selinon_core.yamlsource import SourceMap
 
 __all__ = ["Outcome", "validate"]
 

@@ -13,15 +13,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from selinon_core.spec import EdgeSpec, FailureSpec, FlowSpec, TaskSpec
-from selinon_core.validate_common import Reporter, did_you_mean
-from selinon_core.validate_conditions import (
+from selinon_core.config.spec import EdgeSpec, FailureSpec, FlowSpec, TaskSpec
+from selinon_core.config.validate_common import Reporter, did_you_mean
+from selinon_core.config.validate_conditions import (
     ConditionScope,
     PredicateTable,
     check_condition,
     flow_nodes,
 )
-from selinon_core.yamlsource import Path_
+from selinon_core.config.yamlsource import Path_
 
 __all__ = ["NodeIndex", "check_flow"]
 

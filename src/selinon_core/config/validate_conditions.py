@@ -15,11 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from selinon_core.conditions import PredicateParams, predicate_parameters
+from selinon_core.config.conditions import PredicateParams, predicate_parameters
+from selinon_core.config.spec import AllOf, AnyOf, Condition, FlowSpec, Not, Predicate, TaskSpec
+from selinon_core.config.validate_common import Reporter, did_you_mean
+from selinon_core.config.yamlsource import Path_
 from selinon_core.errors import SpecError
-from selinon_core.spec import AllOf, AnyOf, Condition, FlowSpec, Not, Predicate, TaskSpec
-from selinon_core.validate_common import Reporter, did_you_mean
-from selinon_core.yamlsource import Path_
 
 __all__ = ["ConditionScope", "PredicateTable", "check_condition", "check_condition_shape"]
 

@@ -1,8 +1,8 @@
 """Fallback selection: what to start when nothing is running and some nodes failed.
 
 The failure entries of a flow are tried in a fixed order, precomputed in
-:mod:`selinon_core.tables`: the entries covering more failed node names first, then the lexical
-order of their sorted node names.  An entry applies while every node it names has a failed
+:mod:`selinon_core.dispatch.tables`: the entries covering more failed node names first, then the
+lexical order of their sorted node names.  An entry applies while every node it names has a failed
 instance left.  Its ``(fallback, condition)`` rules are evaluated in definition order against the
 flow arguments only; every true rule starts its fallback nodes (``fallback: true`` starts
 nothing), and if any rule was true the oldest failed instance of each covered node is consumed.
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from selinon_core.edges import FlowArgsContext, evaluate
-from selinon_core.steps import StepTx
-from selinon_core.tables import FailureEntry
+from selinon_core.dispatch.edges import FlowArgsContext, evaluate
+from selinon_core.dispatch.steps import StepTx
+from selinon_core.dispatch.tables import FailureEntry
 from selinon_core.trace import TraceName
 
 __all__ = ["run_fallbacks"]

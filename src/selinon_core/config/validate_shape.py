@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from selinon_core import spec
-from selinon_core.validate_common import Reporter, did_you_mean
-from selinon_core.yamlsource import Path_
+from selinon_core.config import spec
+from selinon_core.config.validate_common import Reporter, did_you_mean
+from selinon_core.config.yamlsource import Path_
 
 __all__ = ["known_keys", "validate_model"]
 

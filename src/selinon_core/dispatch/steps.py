@@ -1,7 +1,7 @@
 """The scratch space of one dispatcher step.
 
-A :class:`StepTx` starts from a :class:`~selinon_core.state.FlowState`, collects the changes, the
-actions and the trace events of one step, and finally builds the new state with
+A :class:`StepTx` starts from a :class:`~selinon_core.dispatch.state.FlowState`, collects the
+changes, the actions and the trace events of one step, and finally builds the new state with
 :meth:`StepTx.commit`.  The input state is never mutated: every field is a persistent value that
 the transaction replaces, so an exception (a transient storage error) simply discards the work.
 """
@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from selinon_core.actions import Action, RunTask, StartSubflow
-from selinon_core.events import FlowSummary
-from selinon_core.pmap import Cons, PMap
+from selinon_core.config.system import System
+from selinon_core.dispatch.actions import Action, RunTask, StartSubflow
+from selinon_core.dispatch.events import FlowSummary
+from selinon_core.dispatch.plan import SelectivePlan
+from selinon_core.dispatch.pmap import Cons, PMap
+from selinon_core.dispatch.state import FlowState, FlowStatus, node_id, summarize
+from selinon_core.dispatch.tables import FlowTable, NodeInfo
 from selinon_core.ports import ResultsPort
-from selinon_core.selective import SelectivePlan
-from selinon_core.state import FlowState, FlowStatus, node_id, summarize
-from selinon_core.system import System
-from selinon_core.tables import FlowTable, NodeInfo
 from selinon_core.trace import TraceEvent, TraceName
 
 __all__ = ["StepTx"]

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from selinon_core.spec import DEFAULT_QUEUE
-from selinon_core.yamlsource import Path_
+from selinon_core.config.spec import DEFAULT_QUEUE
+from selinon_core.config.yamlsource import Path_
 
 __all__ = ["ExpansionError", "expand", "expand_config"]
 

@@ -14,13 +14,13 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from selinon_core.conditions import CompiledCondition, ConditionError
+from selinon_core.config.conditions import CompiledCondition, ConditionError
+from selinon_core.dispatch.events import FlowSummary
+from selinon_core.dispatch.pmap import cons_list
+from selinon_core.dispatch.steps import StepTx
+from selinon_core.dispatch.subflows import compound_finished, nested_finished, resolve_path
+from selinon_core.dispatch.tables import EdgeTable
 from selinon_core.errors import ResultMissing, TransientBackendError
-from selinon_core.events import FlowSummary
-from selinon_core.pmap import cons_list
-from selinon_core.steps import StepTx
-from selinon_core.subflows import compound_finished, nested_finished, resolve_path
-from selinon_core.tables import EdgeTable
 from selinon_core.trace import TraceName
 
 __all__ = ["EdgeContext", "evaluate", "fire_edges", "fire_starting_edges"]

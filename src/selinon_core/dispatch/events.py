@@ -1,0 +1,142 @@
+"""Events: facts, in the past tense, that the shell feeds to ``Dispatcher.step``.
+
+Every event names the flow instance it belongs to (``flow_id``) and carries the time it is
+applied at (``at``, seconds since the epoch, supplied by the shell's clock) so that a step never
+reads the clock.  Events are plain frozen values; ``to_dict``/``event_from_dict`` give their
+JSON form for transports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeAlias
+
+from selinon_core.dispatch.plan import SelectivePlan
+
+__all__ = [
+    "ErrorSummary",
+    "Event",
+    "FlowRequested",
+    "FlowSummary",
+    "NodeFailed",
+    "NodeSucceeded",
+    "SubflowFailed",
+    "SubflowFinished",
+    "TimerDue",
+    "event_from_dict",
+    "event_to_dict",
+]
+
+FlowSummary: TypeAlias = dict[str, Any]
+"""What a finished (or failed) flow reports to its parent, recursively; JSON-serialisable::
+
+    {"flow_name": str, "flow_id": str, "status": "succeeded" | "failed",
+     "finished_nodes": {node_name: [node_id, ...]},    # in finish order; sub-flow ids included
+     "failed_nodes": {node_name: [node_id, ...]},
+     "subflows": {child_flow_id: FlowSummary}}          # summaries of finished sub-flows
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSummary:
+    """Why a node failed: the exception type name and its message (no traceback objects)."""
+
+    type: str
+    message: str
+    traceback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRequested:
+    """A flow instance was requested: top-level (``parent_flow_id`` None) or as a sub-flow.
+
+    ``parent`` is the parent mapping handed to the flow's starting nodes (only set when the
+    parent flow propagates it); ``selective`` is the selective plan to follow, if any.
+    """
+
+    flow_id: str
+    flow_name: str
+    at: float
+    node_args: Any = None
+    parent: dict[str, Any] | None = None
+    parent_flow_id: str | None = None
+    selective: SelectivePlan | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSucceeded:
+    """The task ``node_id`` of flow ``flow_id`` finished; its result (if any) is in its storage."""
+
+    flow_id: str
+    node_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFailed:
+    """The task ``node_id`` failed for good (its retries, if any, are exhausted)."""
+
+    flow_id: str
+    node_id: str
+    at: float
+    error: ErrorSummary = field(default_factory=lambda: ErrorSummary("Exception", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class SubflowFinished:
+    """The sub-flow started as node ``node_id`` (= its flow id) succeeded."""
+
+    flow_id: str
+    node_id: str
+    at: float
+    summary: FlowSummary = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SubflowFailed:
+    """The sub-flow started as node ``node_id`` (= its flow id) failed for good."""
+
+    flow_id: str
+    node_id: str
+    at: float
+    summary: FlowSummary = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TimerDue:
+    """A wake-up the dispatcher asked for (``ScheduleWakeup``/``RetryFlow``) is due."""
+
+    flow_id: str
+    timer_id: str
+    at: float
+
+
+Event: TypeAlias = (
+    FlowRequested | NodeSucceeded | NodeFailed | SubflowFinished | SubflowFailed | TimerDue
+)
+
+_KINDS: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (FlowRequested, NodeSucceeded, NodeFailed, SubflowFinished, SubflowFailed, TimerDue)
+}
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The JSON-serialisable form of ``event`` (with a ``kind`` key)."""
+    data = asdict(event)
+    if isinstance(event, FlowRequested) and event.selective is not None:
+        data["selective"] = event.selective.to_dict()
+    data["kind"] = type(event).__name__
+    return data
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Inverse of :func:`event_to_dict`."""
+    data = dict(data)
+    cls = _KINDS[data.pop("kind")]
+    if cls is NodeFailed and isinstance(data.get("error"), dict):
+        data["error"] = ErrorSummary(**data["error"])
+    if cls is FlowRequested and isinstance(data.get("selective"), dict):
+        data["selective"] = SelectivePlan.from_dict(data["selective"])
+    event: Event = cls(**data)
+    return event
