@@ -14,6 +14,7 @@
     │   └── RetryRequested         raised by ``SelinonTask.retry()``: retry, not counted
     ├── NoParentNodeError          a task asked for a parent result that does not exist
     ├── RequestError               a run was requested with inconsistent arguments
+    ├── WireError                  a message or stored state that cannot be decoded
     └── BackendError               raised by the shell only
         ├── TransientBackendError  try again later (connection lost, timeout)
         ├── ConflictError          optimistic concurrency check failed
@@ -45,6 +46,8 @@ __all__ = [
     "TransientBackendError",
     "UnknownFlowError",
     "UnknownNodeError",
+    "WireError",
+    "describe_error",
 ]
 
 
@@ -156,3 +159,16 @@ class ConflictError(BackendError):
 
 class ResultMissing(BackendError):
     """No stored result exists for the requested task id."""
+
+
+class WireError(SelinonError):
+    """A message, event, action or stored state could not be decoded.
+
+    Raised by :mod:`selinon_core.dispatch.wire` for malformed JSON, a missing or mistyped field,
+    an unknown kind, or a format version this code does not read.
+    """
+
+
+def describe_error(exc: BaseException) -> str:
+    """``"Type: message"``: the one-line form of an exception used in traces and reports."""
+    return f"{type(exc).__name__}: {exc}"
