@@ -11,7 +11,8 @@
     │   └── SelectiveNoPathError   a selective run whose tasks cannot be reached
     ├── TaskError
     │   ├── FatalTaskError         raised by a task: fail now, never retry
-    │   └── RetryRequested         raised by ``SelinonTask.retry()``: retry, not counted
+    │   ├── RetryRequested         raised by ``SelinonTask.retry()``: retry, not counted
+    │   └── ParentTaskError        a parent task's failure, as a fallback reads it back
     ├── NoParentNodeError          a task asked for a parent result that does not exist
     ├── RequestError               a run was requested with inconsistent arguments
     ├── WireError                  a message or stored state that cannot be decoded
@@ -35,6 +36,7 @@ __all__ = [
     "FatalTaskError",
     "InvalidTransition",
     "NoParentNodeError",
+    "ParentTaskError",
     "Problem",
     "RequestError",
     "ResultMissing",
@@ -159,6 +161,25 @@ class ConflictError(BackendError):
 
 class ResultMissing(BackendError):
     """No stored result exists for the requested task id."""
+
+
+class ParentTaskError(TaskError):
+    """How a parent task's failure of a non-built-in exception type reads back in a fallback.
+
+    Exception objects do not travel between processes; the type name, message and traceback
+    text do.  ``str(error)`` is ``"Type: message"``.
+
+    Attributes:
+        type_name: the name of the exception type the task raised.
+        message: its message.
+        traceback: the formatted traceback, when known.
+    """
+
+    def __init__(self, type_name: str, message: str, traceback: str | None = None) -> None:
+        super().__init__(f"{type_name}: {message}")
+        self.type_name = type_name
+        self.message = message
+        self.traceback = traceback
 
 
 class WireError(SelinonError):

@@ -2,9 +2,10 @@
 
 Selinon's dispatcher *polled* task states and a sampling strategy chose the delay between two
 polls.  This engine is event driven: a finished node is an event and its successors start at
-once.  A flow's ``sampling`` strategy is still honoured, for compatibility and as a safety net:
-its value is the interval after which the dispatcher re-checks a flow that produced no event
-(e.g. because a message was lost), and ``None`` means "no re-check needed".
+once.  A flow's ``sampling`` strategy is accepted and validated for compatibility; its value is
+meant as the interval of a safety-net re-check of a flow that produced no event (e.g. because a
+broker lost a message), with ``None`` meaning "no re-check needed".  The dispatcher schedules no
+such re-check yet: it is planned with the distributed runtime.
 
 A strategy has Selinon's signature ``fn(status, **args)``, where ``args`` are the ``args`` of
 the flow's ``sampling`` entry and ``status`` is a :class:`SamplingStatus`.  Strategies must not

@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from selinon_core.dispatch import effects
 from selinon_core.dispatch.actions import (
     Action,
     FinishFlow,
@@ -24,16 +25,7 @@ from selinon_core.dispatch.actions import (
     StartSubflow,
 )
 from selinon_core.dispatch.dispatcher import Dispatcher, Step
-from selinon_core.dispatch.events import (
-    ErrorSummary,
-    Event,
-    FlowRequested,
-    NodeFailed,
-    NodeSucceeded,
-    SubflowFailed,
-    SubflowFinished,
-    TimerDue,
-)
+from selinon_core.dispatch.events import ErrorSummary, Event, FlowRequested
 from selinon_core.dispatch.plan import SelectivePlan
 from selinon_core.dispatch.state import FlowState
 from selinon_core.errors import ResultMissing
@@ -178,42 +170,31 @@ class Simulation:
             self._run_task(action)
         elif isinstance(action, StartSubflow):
             self.subflows.append(action)
-            self.pending.append(
-                FlowRequested(
-                    action.child_flow_id,
-                    action.flow_name,
-                    self.now,
-                    action.node_args,
-                    action.parent,
-                    action.flow_id,
-                    action.selective,
-                )
-            )
+            self.pending.append(effects.subflow_request(action, at=self.now))
         elif isinstance(action, FinishFlow):
             self.finishes.append(action)
-            if action.parent_flow_id is not None:
-                kind = SubflowFinished if action.status == "succeeded" else SubflowFailed
-                self.pending.append(
-                    kind(action.parent_flow_id, action.flow_id, self.now, action.summary)
-                )
-        else:  # RetryFlow | ScheduleWakeup
-            self.timers.append((action.at, TimerDue(action.flow_id, action.timer_id, action.at)))
+            event = effects.finish_event(action, at=self.now)
+            if event is not None:
+                self.pending.append(event)
+        else:  # RetryFlow
+            self.timers.append((action.at, effects.timer_event(action)))
 
     def _run_task(self, action: RunTask) -> None:
         self.runs.append(action)
+        event: Event | None
         try:
             if action.task_name in self.fail:
                 raise TaskFailure(f"{action.task_name} was scripted to fail")
             behaviour = self.tasks.get(action.task_name)
             result = behaviour(action) if callable(behaviour) else behaviour
         except Exception as exc:
-            if not action.nowait:
-                error = ErrorSummary(type(exc).__name__, str(exc))
-                self.pending.append(NodeFailed(action.flow_id, action.task_id, self.now, error))
-            return
-        self.results.store(action.task_id, result)
-        if not action.nowait:
-            self.pending.append(NodeSucceeded(action.flow_id, action.task_id, self.now))
+            error = ErrorSummary(type(exc).__name__, str(exc))
+            event = effects.task_failed(action, at=self.now, error=error)
+        else:
+            self.results.store(action.task_id, result)
+            event = effects.task_succeeded(action, at=self.now)
+        if event is not None:
+            self.pending.append(event)
 
     # ------------------------------------------------------------------ queries
 

@@ -74,6 +74,7 @@ class TraceName(StrEnum):
     FOREACH_ERROR = "FOREACH_ERROR"
     EVENT_IGNORED = "EVENT_IGNORED"
     TASK_TIMEOUT = "TASK_TIMEOUT"
+    STATE_CONFLICT = "STATE_CONFLICT"
 
 
 WARNING_EVENTS: frozenset[TraceName] = frozenset(
@@ -96,6 +97,7 @@ WARNING_EVENTS: frozenset[TraceName] = frozenset(
         TraceName.FOREACH_ERROR,
         TraceName.EVENT_IGNORED,
         TraceName.TASK_TIMEOUT,
+        TraceName.STATE_CONFLICT,
     }
 )
 

@@ -12,7 +12,7 @@ from rt_support import make_system
 from selinon_backends.cli.progress import Progress
 from selinon_backends.runtime import Engine, RealClock, VirtualClock
 from selinon_backends.runtime.report import NodeRun
-from selinon_backends.runtime.slots import SlotStore
+from selinon_backends.runtime.slots import MemorySlotStore
 from selinon_backends.storage.pool import StoragePool
 from selinon_core.errors import TransientBackendError
 from selinon_core.trace import TraceEvent, TraceName
@@ -37,10 +37,10 @@ def test_real_clock_waits() -> None:
 
 
 def test_slot_store_spacing_is_cumulative_and_per_key() -> None:
-    slots = SlotStore()
-    assert [slots.reserve("a", spacing=5, now=100.0) for _ in range(3)] == [0.0, 5.0, 10.0]
-    assert slots.reserve("b", spacing=5, now=100.0) == 0.0
-    assert slots.reserve("a", spacing=5, now=200.0) == 0.0
+    slots = MemorySlotStore()
+    assert [slots.reserve(key="a", spacing=5, now=100.0) for _ in range(3)] == [0.0, 5.0, 10.0]
+    assert slots.reserve(key="b", spacing=5, now=100.0) == 0.0
+    assert slots.reserve(key="a", spacing=5, now=200.0) == 0.0
 
 
 class _FlakyPool:

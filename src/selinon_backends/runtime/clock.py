@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Protocol
+
+from selinon_backends.ports import Clock
 
 __all__ = ["Clock", "RealClock", "VirtualClock"]
-
-
-class Clock(Protocol):
-    """Where the runtime reads the time and how it waits for a countdown to pass."""
-
-    virtual: bool
-
-    def now(self) -> float:
-        """The current time in seconds since the epoch."""
-        ...
-
-    def wait_until(self, deadline: float) -> None:
-        """Return once ``now() >= deadline``."""
-        ...
 
 
 class RealClock:

@@ -1,13 +1,17 @@
-"""The in-process runtime: drives the core dispatcher with in-memory state, queues and timers.
+"""The in-process runtime: the dispatch shell and the worker over in-memory ports.
 
-Theory of operation.  A run keeps three work lists: dispatcher *events* (a deque), tasks ready
-to run (a deque) and *timers* (a heap of countdowns: retries, throttling, wake-ups, storage
-back-off).  The loop always applies pending events first (load state, ``step``, save state,
-carry out the actions), then starts ready tasks, then waits for running tasks, then for the
-next timer.  Each flow instance, sub-flows included, has its own state; a sub-flow's
-``FinishFlow`` becomes ``SubflowFinished``/``SubflowFailed`` for its parent.  Dispatching is
-always serial; with ``concurrency > 1`` tasks run in a thread pool and their outcomes come back
-through a queue.  Nothing is serialised on the hot path: states stay Python objects.
+Theory of operation.  An :class:`Engine` owns the long-lived parts: the dispatcher, the
+worker, the storage pool, an in-memory flow-state store and slot store.  Each ``run_flow``
+call is a :class:`_Run`: it is the run's :class:`~selinon_backends.ports.Publisher` (three work
+lists: dispatcher *events*, tasks *ready* to run, and *timers*, a heap of delayed messages) and
+drives a :class:`~selinon_backends.runtime.shell.DispatchShell`, the same shell every transport
+uses.  The loop fires due timers, then applies pending events (load state, step, save state
+with its outbox, publish), then starts ready tasks, then waits for running tasks, then for the
+next timer.  Task outcomes become events through :mod:`selinon_core.dispatch.effects`, as on
+every transport.  Dispatching is serial within a run; with ``concurrency > 1`` tasks run in a
+thread pool and their outcomes come back through a queue.  Nothing is serialised: states stay
+Python objects in the memory store.  Several threads may call ``run_flow`` on one engine at once:
+each run has its own work lists and flow ids, and the shared parts are thread-safe.
 """
 
 from __future__ import annotations
@@ -16,51 +20,44 @@ import heapq
 import itertools
 import queue
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from selinon_backends.runtime.clock import Clock, RealClock
+from selinon_backends.ports import Clock, ResultStore
+from selinon_backends.runtime.clock import RealClock
 from selinon_backends.runtime.environment import RuntimeEnvironment
 from selinon_backends.runtime.report import FlowRun, NodeRun
-from selinon_backends.runtime.results import ResultStore
-from selinon_backends.runtime.slots import SlotStore
+from selinon_backends.runtime.shell import DispatchShell
+from selinon_backends.runtime.slots import MemorySlotStore
 from selinon_backends.runtime.worker import Outcome, Worker
+from selinon_backends.state.memory import MemoryStateStore
 from selinon_backends.storage.pool import StoragePool
 from selinon_core.config.system import System
-from selinon_core.dispatch.actions import (
-    Action,
-    FinishFlow,
-    RetryFlow,
-    RunTask,
-    ScheduleWakeup,
-    StartSubflow,
-)
+from selinon_core.dispatch import effects
+from selinon_core.dispatch.actions import FinishFlow, RunTask
 from selinon_core.dispatch.dispatcher import Dispatcher, Step
-from selinon_core.dispatch.events import (
-    ErrorSummary,
-    Event,
-    FlowRequested,
-    NodeFailed,
-    NodeSucceeded,
-    SubflowFailed,
-    SubflowFinished,
-    TimerDue,
-)
+from selinon_core.dispatch.events import ErrorSummary, Event, FlowRequested
 from selinon_core.dispatch.plan import SelectivePlan
 from selinon_core.dispatch.selective import plan_selective_run
 from selinon_core.dispatch.state import FlowState
-from selinon_core.errors import TransientBackendError, UnknownFlowError
-from selinon_core.trace import TraceEvent, TraceName
+from selinon_core.errors import UnknownFlowError
+from selinon_core.trace import TraceEvent
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "error_summary"]
 
 Tracer = Callable[[TraceEvent], Any]
 Observer = Callable[[NodeRun], Any]
 
-STORAGE_BACKOFF_START = 0.05
-STORAGE_BACKOFF_MAX = 2.0
+
+def error_summary(exc: BaseException | None) -> ErrorSummary:
+    """The :class:`ErrorSummary` of a task's exception, with its formatted traceback."""
+    if exc is None:
+        return ErrorSummary("Exception", "")
+    text = "".join(traceback.format_exception(exc)) if exc.__traceback__ is not None else None
+    return ErrorSummary(type(exc).__name__, str(exc), text)
 
 
 class Engine:
@@ -97,8 +94,10 @@ class Engine:
             else StoragePool(system, trace=tracer, clock=self.clock.now)
         )
         self.observer = observer
-        self.slots = SlotStore()
-        self.environment = RuntimeEnvironment(self.results, system)
+        self.slots = MemorySlotStore()
+        self.states = MemoryStateStore()
+        self.environment = RuntimeEnvironment(self.results, system, errors=self.states)
+        # Built once: no per-run flags, so several threads may run flows on one engine.
         self._dispatcher = Dispatcher(system, trace=tracer is not None)
         # One worker for every run: it caches task specs and classes.
         self._worker = Worker(
@@ -113,6 +112,7 @@ class Engine:
 
         Raises:
             UnknownFlowError: the System has no such flow.
+            RequestError: ``flow_id`` names a flow of this engine that is still running.
         """
         return self._run(flow_name, node_args, flow_id, None)
 
@@ -151,8 +151,10 @@ class Engine:
         self, flow_name: str, node_args: Any, flow_id: str | None, plan: SelectivePlan | None
     ) -> FlowRun:
         self._check_flow(flow_name)
-        flow_id = flow_id or f"flow-{next(self._flow_seq)}"
-        self._dispatcher.tracing = self.tracer is not None  # nobody listens: build no events
+        if flow_id is None:
+            flow_id = f"flow-{next(self._flow_seq)}"
+        else:
+            self.states.forget(flow_id)  # a finished run of the same id, and its sub-flows
         started = time.perf_counter()
         run = _Run(self, FlowRun(flow_name, flow_id, node_args))
         run.events.append(
@@ -173,7 +175,7 @@ class Engine:
 
 
 class _Run:
-    """The work lists of one ``run_flow`` call."""
+    """One ``run_flow`` call: its work lists, its shell, and the in-process publisher."""
 
     def __init__(self, engine: Engine, flow_run: FlowRun) -> None:
         self.engine = engine
@@ -182,23 +184,26 @@ class _Run:
         self.now = engine.clock.now
         self.tracer = engine.tracer
         self.observer = engine.observer
-        self.states: dict[str, FlowState] = {}
         self.events: deque[Event] = deque()
         self.ready: deque[RunTask] = deque()
         self.timers: list[tuple[float, int, Event | RunTask]] = []
         self.records: dict[str, NodeRun] = {}
-        self.attempts: dict[str, int] = {}
-        self.nowait_flows: set[str] = set()
-        self.flow_names: dict[str, str] = {flow_run.flow_id: flow_run.flow_name}
-        self.backoff: dict[str, float] = {}
         self.seq = itertools.count()
-        self.step = engine._dispatcher.step
-        self.results = engine.results
         self.worker = engine._worker
-        self.worker.tracing = engine.tracer is not None
         self.pool: ThreadPoolExecutor | None = None
         self.done: queue.SimpleQueue[tuple[RunTask, Outcome]] = queue.SimpleQueue()
         self.inflight = 0
+        self.shell = DispatchShell(
+            system=engine.system,
+            dispatcher=engine._dispatcher,
+            store=engine.states,
+            publisher=self,
+            slots=engine.slots,
+            results=engine.results,
+            clock=engine.clock,
+            tracer=engine.tracer,
+            on_finish=self._flow_finished,
+        )
 
     # ------------------------------------------------------------------ the loop
 
@@ -214,13 +219,13 @@ class _Run:
 
     def _loop(self) -> None:
         events, ready, timers = self.events, self.ready, self.timers
-        now, dispatch, start = self.now, self._dispatch, self._start
+        now, apply, start = self.now, self.shell.apply, self._start
         concurrency = self.engine.concurrency
         while True:
             if timers and timers[0][0] <= now():
                 self._fire_timer()
             elif events:
-                dispatch(events.popleft())
+                apply(events.popleft())
             elif ready and self.inflight < concurrency:
                 start(ready.popleft())
             elif self.inflight:
@@ -232,10 +237,10 @@ class _Run:
 
     def _fire_timer(self) -> None:
         _, _, item = heapq.heappop(self.timers)
-        if isinstance(item, RunTask):
+        if type(item) is RunTask:
             self.ready.append(item)
         else:
-            self.events.append(item)
+            self.events.append(item)  # type: ignore[arg-type]
 
     def _later(self, delay: float, item: Event | RunTask) -> None:
         heapq.heappush(self.timers, (self.clock.now() + delay, next(self.seq), item))
@@ -252,107 +257,58 @@ class _Run:
         self.inflight -= 1
         self._finish(action, outcome)
 
-    # ------------------------------------------------------------------ dispatching
+    # ------------------------------------------------------------------ the Publisher port
 
-    def _dispatch(self, event: Event) -> None:
-        try:
-            step = self.step(self.states.get(event.flow_id), event, self.results)
-        except TransientBackendError as exc:
-            self._storage_issue(event, exc)
-            return
-        if self.backoff:
-            self.backoff.pop(event.flow_id, None)
-        self.states[event.flow_id] = step.state
-        if self.tracer is not None:
-            for trace in step.trace:
-                self.tracer(trace)
-        for action in step.actions:
-            if type(action) is RunTask:
-                self._schedule_task(action)
-            else:
-                self._carry_out(action)
+    def publish_event(self, *, event: Event, queue: str, delay: float = 0.0) -> None:
+        """Queue ``event`` for this run's dispatching (after ``delay`` on the timer heap)."""
+        del queue  # one dispatcher serves every queue in this process
+        if type(event) is FlowRequested and event.parent_flow_id is not None:
+            self._subflow_requested(event)
+        if delay > 0:
+            self._later(delay, event)
+        else:
+            self.events.append(event)
 
-    def _storage_issue(self, event: Event, exc: TransientBackendError) -> None:
-        delay = self.backoff.get(event.flow_id, STORAGE_BACKOFF_START)
-        self.backoff[event.flow_id] = min(delay * 2, STORAGE_BACKOFF_MAX)
-        self._trace(
-            TraceName.STORAGE_ISSUE,
-            flow_id=event.flow_id,
-            what=f"{type(exc).__name__}: {exc}",
-            retry_in=delay,
-        )
-        self._later(delay, event)
-
-    def _carry_out(self, action: Action) -> None:
-        if isinstance(action, RunTask):
-            self._schedule_task(action)
-        elif isinstance(action, StartSubflow):
-            self._start_subflow(action)
-        elif isinstance(action, ScheduleWakeup | RetryFlow):
-            due = TimerDue(action.flow_id, action.timer_id, action.at)
-            heapq.heappush(self.timers, (action.at, next(self.seq), due))
-        elif isinstance(action, FinishFlow):
-            self._flow_finished(action)
-
-    def _schedule_task(self, action: RunTask) -> None:
-        if action.task_id not in self.records:  # else: a retry of the same node
+    def publish_task(self, *, task: RunTask, delay: float = 0.0) -> None:
+        """Queue ``task`` to run (after ``delay`` on the timer heap)."""
+        if task.task_id not in self.records:  # else: a retry of the same node
             record = NodeRun(
-                action.flow_name,
-                action.flow_id,
-                action.task_name,
-                action.task_id,
+                task.flow_name,
+                task.flow_id,
+                task.task_name,
+                task.task_id,
                 "task",
-                action.parent,
-                action.node_args,
-                nowait=action.nowait,
+                task.parent,
+                task.node_args,
+                nowait=task.nowait,
             )
-            self.records[action.task_id] = record
+            self.records[task.task_id] = record
             self.flow_run.runs.append(record)
             if self.observer is not None:
                 self.observer(record)
-        if action.throttle_s:
-            countdown = self._throttle(f"task:{action.task_name}", action.throttle_s)
-            if countdown > 0:
-                self._later(countdown, action)
-                return
-        self.ready.append(action)
+        if delay > 0:
+            self._later(delay, task)
+        else:
+            self.ready.append(task)
 
-    def _start_subflow(self, action: StartSubflow) -> None:
+    # ------------------------------------------------------------------ flows
+
+    def _subflow_requested(self, request: FlowRequested) -> None:
+        if request.flow_id in self.records:  # re-published after a deferral
+            return
         self._record(
             NodeRun(
-                self.flow_names.get(action.flow_id, ""),
-                action.flow_id,
-                action.flow_name,
-                action.child_flow_id,
+                request.parent_flow_name or "",
+                request.parent_flow_id or "",
+                request.flow_name,
+                request.flow_id,
                 "flow",
-                action.parent,
-                action.node_args,
+                request.parent,
+                request.node_args,
                 status="running",
-                nowait=action.nowait,
+                nowait=not request.report_to_parent,
             )
         )
-        self.flow_names[action.child_flow_id] = action.flow_name
-        if action.nowait:
-            self.nowait_flows.add(action.child_flow_id)
-        request = FlowRequested(
-            action.child_flow_id,
-            action.flow_name,
-            self.clock.now(),
-            action.node_args,
-            parent=action.parent,
-            parent_flow_id=action.flow_id,
-            selective=action.selective,
-        )
-        countdown = self._throttle(f"flow:{action.flow_name}", action.throttle_s)
-        if countdown > 0:
-            self._later(countdown, request)
-        else:
-            self.events.append(request)
-
-    def _throttle(self, key: str, spacing: float | None) -> float:
-        if not spacing:
-            return 0.0
-        return self.engine.slots.reserve(key, spacing=spacing, now=self.clock.now())
 
     def _flow_finished(self, action: FinishFlow) -> None:
         self.flow_run.flow_statuses[action.flow_id] = action.status
@@ -360,11 +316,6 @@ class _Run:
         if record is not None:
             record.status = action.status
             self._notify(record)
-        parent = action.parent_flow_id
-        if parent is None or action.flow_id in self.nowait_flows:
-            return
-        cls = SubflowFinished if action.status == "succeeded" else SubflowFailed
-        self.events.append(cls(parent, action.flow_id, self.clock.now(), action.summary))
 
     # ------------------------------------------------------------------ tasks
 
@@ -373,15 +324,14 @@ class _Run:
         record.status = "running"
         if self.observer is not None:
             self.observer(record)
-        attempt = self.attempts.get(action.task_id, 0) if self.attempts else 0
         if self.pool is None:
-            self._finish(action, self.worker.execute(action, attempt), record)
+            self._finish(action, self.worker.execute(action, action.attempt), record)
             return
         self.inflight += 1
-        self.pool.submit(self._in_thread, action, attempt)
+        self.pool.submit(self._in_thread, action)
 
-    def _in_thread(self, action: RunTask, attempt: int) -> None:
-        self.done.put((action, self.worker.execute(action, attempt)))
+    def _in_thread(self, action: RunTask) -> None:
+        self.done.put((action, self.worker.execute(action, action.attempt)))
 
     def _finish(self, action: RunTask, outcome: Outcome, record: NodeRun | None = None) -> None:
         if self.tracer is not None:
@@ -389,36 +339,27 @@ class _Run:
                 self.tracer(trace)
         if record is None:
             record = self.records[action.task_id]
+        event: Event | None
         if outcome.kind == "succeeded":
-            self._succeeded(action, record, outcome.result)
+            record.status = "succeeded"
+            result = outcome.result
+            if result is not None and self.worker.stores_results(action.task_name):
+                record.result = result
+            event = effects.task_succeeded(action, at=self.now())
         elif outcome.kind == "retry":
             record.retries += 1
-            if outcome.counted:
-                self.attempts[action.task_id] = self.attempts.get(action.task_id, 0) + 1
             record.status = "scheduled"
-            self._later(outcome.countdown, action)
+            self._later(outcome.countdown, effects.task_retry(action, counted=outcome.counted))
+            event = None
         else:
-            self._failed(action, record, outcome.error)
+            record.status = "failed"
+            summary = error_summary(outcome.error)
+            record.error = f"{summary.type}: {summary.message}"
+            event = effects.task_failed(action, at=self.now(), error=summary)
+        if event is not None:
+            self.events.append(event)
         if self.observer is not None:
             self.observer(record)
-
-    def _succeeded(self, action: RunTask, record: NodeRun, result: Any) -> None:
-        record.status = "succeeded"
-        if result is not None and self.worker.stores_results(action.task_name):
-            record.result = result
-        if not action.nowait:
-            self.events.append(NodeSucceeded(action.flow_id, action.task_id, self.now()))
-
-    def _failed(self, action: RunTask, record: NodeRun, error: BaseException | None) -> None:
-        record.status = "failed"
-        summary = ErrorSummary(type(error).__name__, str(error))
-        record.error = f"{summary.type}: {summary.message}"
-        if error is not None:
-            self.engine.environment.record_error(action.task_id, error)
-        if not action.nowait:
-            self.events.append(
-                NodeFailed(action.flow_id, action.task_id, self.clock.now(), summary)
-            )
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -430,7 +371,3 @@ class _Run:
     def _notify(self, record: NodeRun) -> None:
         if self.observer is not None:
             self.observer(record)
-
-    def _trace(self, name: TraceName, **details: Any) -> None:
-        if self.tracer is not None:
-            self.tracer(TraceEvent(name, self.clock.now(), details))

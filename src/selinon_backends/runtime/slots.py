@@ -1,4 +1,4 @@
-"""Throttle slot store: the atomic part of throttling (the arithmetic is the core's)."""
+"""The in-memory throttle slot store: the atomic part of throttling (the core does the math)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import threading
 
 from selinon_core.dispatch.throttling import next_slot
 
-__all__ = ["SlotStore"]
+__all__ = ["MemorySlotStore"]
 
 
-class SlotStore:
-    """Per-key last slot, shared by every flow the runtime drives (throttling is global).
+class MemorySlotStore:
+    """Per-key last slot in this process (a :class:`selinon_backends.ports.SlotStore`).
 
     Reservations for a key are spaced ``spacing`` seconds apart, cumulatively: three requests
     at the same instant start at ``t``, ``t+Δ`` and ``t+2Δ``.
@@ -20,7 +20,7 @@ class SlotStore:
         self._slots: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def reserve(self, key: str, *, spacing: float, now: float) -> float:
+    def reserve(self, *, key: str, spacing: float, now: float) -> float:
         """Reserve the next slot of ``key``; return the countdown until it (0 = start now)."""
         with self._lock:
             decision = next_slot(self._slots.get(key), now, spacing)

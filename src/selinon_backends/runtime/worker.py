@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import fastjsonschema
 
-from selinon_backends.runtime.results import ResultStore
+from selinon_backends.ports import ResultStore
 from selinon_core.config.spec import TaskSpec
 from selinon_core.config.system import System
 from selinon_core.dispatch.actions import RunTask

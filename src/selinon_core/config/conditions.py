@@ -32,6 +32,7 @@ from selinon_core.errors import (
     SelinonError,
     SpecError,
     TransientBackendError,
+    describe_error,
 )
 
 __all__ = [
@@ -85,8 +86,7 @@ class ConditionError(SelinonError):
         self.cause = cause
         self.condition = condition
         super().__init__(
-            f"predicate {predicate!r} raised {type(cause).__name__}: {cause} "
-            f"(while evaluating {condition})"
+            f"predicate {predicate!r} raised {describe_error(cause)} (while evaluating {condition})"
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -337,7 +337,7 @@ def _resolve(
         problems.append(Problem(f"unknown predicate {name!r}: {exc}"))
         return None
     except Exception as exc:
-        problems.append(Problem(f"unknown predicate {name!r}: {type(exc).__name__}: {exc}"))
+        problems.append(Problem(f"unknown predicate {name!r}: {describe_error(exc)}"))
         return None
     if not callable(fn):
         problems.append(Problem(f"predicate {name!r} is not callable"))

@@ -15,7 +15,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from selinon_core.config.spec import FlowSpec, GlobalSpec, StorageSpec, TaskSpec
+from selinon_core.config.spec import (
+    PROPAGATE_FLAGS,
+    FlowSpec,
+    GlobalSpec,
+    StorageSpec,
+    TaskSpec,
+)
 
 __all__ = ["language_schema"]
 
@@ -30,13 +36,7 @@ _NAME_LISTS = {
     "eager_failures",
     "tasks",
     "run_subsequent",
-    "propagate_node_args",
-    "propagate_parent",
-    "propagate_finished",
-    "propagate_compound_finished",
-    "propagate_failures",
-    "propagate_compound_failures",
-    "propagate_parent_failures",
+    *PROPAGATE_FLAGS,
 }
 _REQUIRED_LISTS = {"to", "nodes", "tasks", "fallback"}
 _NULLABLE = {"condition", "args", "failures", "global", "storages"}

@@ -19,6 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = [
     "NODE_NAME_RE",
+    "PROPAGATE_DESTINATION_FLAGS",
+    "PROPAGATE_FAILURE_FLAGS",
+    "PROPAGATE_FLAGS",
+    "PROPAGATE_SOURCE_FLAGS",
     "AllOf",
     "AnyOf",
     "CacheSpec",
@@ -69,6 +73,28 @@ def _flag(value: Any) -> Any:
 
 NameTuple: TypeAlias = tuple[str, ...]
 Flag: TypeAlias = bool | NameTuple
+
+PROPAGATE_DESTINATION_FLAGS: tuple[str, ...] = ("propagate_node_args", "propagate_parent")
+"""Propagate flags that name sub-flows started by the flow (destinations of its edges)."""
+PROPAGATE_SOURCE_FLAGS: tuple[str, ...] = ("propagate_finished", "propagate_compound_finished")
+"""Propagate flags that name sub-flows that are sources of the flow's edges."""
+PROPAGATE_FAILURE_FLAGS: tuple[str, ...] = (
+    "propagate_failures",
+    "propagate_compound_failures",
+    "propagate_parent_failures",
+)
+"""Propagate flags that name nodes with a fallback in the flow."""
+PROPAGATE_FLAGS: tuple[str, ...] = (
+    *PROPAGATE_DESTINATION_FLAGS,
+    *PROPAGATE_SOURCE_FLAGS,
+    *PROPAGATE_FAILURE_FLAGS,
+)
+"""Every ``propagate_*`` key of a flow definition, in :class:`FlowSpec` field order.
+
+Each one is a :data:`Flag`: ``true``/``false`` for all nodes, or the names it applies to.  The
+three subsets above partition it by what the names must refer to; the validators, the shape
+error messages and the JSON schema all derive their lists from here.
+"""
 
 
 # --------------------------------------------------------------------------- conditions
@@ -161,7 +187,7 @@ class CacheSpec(_Frozen):
 
 
 class SamplingSpec(_Frozen):
-    """Dispatcher sampling strategy; kept for compatibility, it only sets a safety-net interval."""
+    """Dispatcher sampling strategy; accepted for compatibility (no safety-net re-check yet)."""
 
     name: str
     import_: str = Field(default="selinon.strategies", alias="import")
@@ -337,16 +363,7 @@ class FlowSpec(_Frozen):
     cache: CacheSpec = CacheSpec()
 
     _norm_nowait = field_validator("nowait", mode="before")(_as_tuple)
-    _norm_flags = field_validator(
-        "propagate_node_args",
-        "propagate_parent",
-        "propagate_finished",
-        "propagate_compound_finished",
-        "propagate_failures",
-        "propagate_compound_failures",
-        "propagate_parent_failures",
-        mode="before",
-    )(_flag)
+    _norm_flags = field_validator(*PROPAGATE_FLAGS, mode="before")(_flag)
 
     @field_validator("eager_failures", mode="before")
     @classmethod

@@ -13,7 +13,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from selinon_core.config.spec import EdgeSpec, FailureSpec, FlowSpec, TaskSpec
+from selinon_core.config.spec import (
+    PROPAGATE_DESTINATION_FLAGS,
+    PROPAGATE_FLAGS,
+    PROPAGATE_SOURCE_FLAGS,
+    EdgeSpec,
+    FailureSpec,
+    FlowSpec,
+    TaskSpec,
+)
 from selinon_core.config.validate_common import Reporter, did_you_mean
 from selinon_core.config.validate_conditions import (
     ConditionScope,
@@ -255,26 +263,17 @@ def _check_first(flow: FlowSpec, base: Path_, index: NodeIndex, rep: Reporter) -
         rep.error(where, "'node_args_from_first' needs a task, not a sub-flow, as starting node")
 
 
-_DESTINATION_FLAGS = ("propagate_node_args", "propagate_parent")
-_SOURCE_FLAGS = ("propagate_finished", "propagate_compound_finished")
-_FAILURE_FLAGS = (
-    "propagate_failures",
-    "propagate_compound_failures",
-    "propagate_parent_failures",
-)
-
-
 def _check_flags(flow: FlowSpec, base: Path_, index: NodeIndex, rep: Reporter) -> None:
     destinations = {n for edge in flow.edges for n in edge.to if n in index.flow_names}
     sources = {n for edge in flow.edges for n in edge.from_ if n in index.flow_names}
     with_fallback = {n for failure in flow.failures for n in failure.nodes}
-    for flag in (*_DESTINATION_FLAGS, *_SOURCE_FLAGS, *_FAILURE_FLAGS):
+    for flag in PROPAGATE_FLAGS:
         value = getattr(flow, flag)
         if isinstance(value, bool):
             continue
-        if flag in _DESTINATION_FLAGS:
+        if flag in PROPAGATE_DESTINATION_FLAGS:
             allowed, what = destinations, "a sub-flow started in this flow"
-        elif flag in _SOURCE_FLAGS:
+        elif flag in PROPAGATE_SOURCE_FLAGS:
             allowed, what = sources, "a sub-flow that is a source of an edge"
         else:
             allowed, what = with_fallback, "a node with a fallback in this flow"

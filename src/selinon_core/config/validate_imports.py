@@ -22,6 +22,7 @@ from selinon_core.config.validate_common import Reporter, did_you_mean
 from selinon_core.config.validate_conditions import PredicateTable
 from selinon_core.config.validate_nodes import Pieces
 from selinon_core.config.yamlsource import Path_
+from selinon_core.errors import describe_error
 
 __all__ = ["Reference", "check_references", "predicate_table", "references"]
 
@@ -136,7 +137,7 @@ class _Importer:
         try:
             return importlib.import_module(canonical_module(module))
         except Exception as exc:  # user code may raise anything on import
-            return f"cannot import module {module!r}: {type(exc).__name__}: {exc}"
+            return f"cannot import module {module!r}: {describe_error(exc)}"
 
 
 def check_references(pieces: Pieces, check_imports: bool, rep: Reporter) -> list[Reference]:

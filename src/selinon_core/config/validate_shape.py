@@ -96,19 +96,7 @@ _NAMES = "a node name or a list of node names"
 _EXPECTED: Mapping[str, str] = {
     **dict.fromkeys(("from", "to", "nowait", "nodes", "tasks"), _NAMES),
     **dict.fromkeys(("eager_failures", "fallback"), f"true, {_NAMES}"),
-    **dict.fromkeys(
-        (
-            "run_subsequent",
-            "propagate_node_args",
-            "propagate_parent",
-            "propagate_finished",
-            "propagate_compound_finished",
-            "propagate_failures",
-            "propagate_compound_failures",
-            "propagate_parent_failures",
-        ),
-        f"a boolean, {_NAMES}",
-    ),
+    **dict.fromkeys(("run_subsequent", *spec.PROPAGATE_FLAGS), f"a boolean, {_NAMES}"),
     "trace": "false, a mapping of trace sinks or a list of them",
 }
 

@@ -11,7 +11,6 @@ from selinon_core.dispatch.actions import (
     FinishFlow,
     RetryFlow,
     RunTask,
-    ScheduleWakeup,
     StartSubflow,
 )
 from selinon_core.dispatch.dispatcher import Dispatcher, Step
@@ -42,7 +41,6 @@ __all__ = [
     "NodeSucceeded",
     "RetryFlow",
     "RunTask",
-    "ScheduleWakeup",
     "SelectivePlan",
     "StartSubflow",
     "Step",

@@ -17,7 +17,6 @@ __all__ = [
     "FinishFlow",
     "RetryFlow",
     "RunTask",
-    "ScheduleWakeup",
     "StartSubflow",
 ]
 
@@ -41,6 +40,7 @@ class RunTask:
     throttle_s: float | None = None
     nowait: bool = False
     selective: SelectivePlan | None = None
+    attempt: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,8 @@ class StartSubflow:
     """Start flow ``flow_name`` as node ``child_flow_id`` of flow ``flow_id``.
 
     The shell turns it into a ``FlowRequested`` for the child (with ``parent_flow_id=flow_id``)
-    on the child's dispatcher ``queue``.
+    on the child's dispatcher ``queue`` (:func:`selinon_core.dispatch.effects.subflow_request`).
+    ``parent_flow_name`` is the name of flow ``flow_id``.
     """
 
     flow_id: str
@@ -60,15 +61,7 @@ class StartSubflow:
     selective: SelectivePlan | None = None
     throttle_s: float | None = None
     nowait: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleWakeup:
-    """Deliver ``TimerDue(flow_id, timer_id)`` to the flow at time ``at`` (epoch seconds)."""
-
-    flow_id: str
-    timer_id: str
-    at: float
+    parent_flow_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +79,9 @@ class RetryFlow:
 class FinishFlow:
     """The flow ended for good.  A sub-flow's parent gets ``SubflowFinished``/``SubflowFailed``.
 
-    ``summary`` is the flow's :data:`~selinon_core.dispatch.events.FlowSummary`.
+    ``summary`` is the flow's :class:`~selinon_core.dispatch.events.FlowSummary`.  The parent
+    (``parent_flow_id``, named ``parent_flow_name``) is told only when ``report_to_parent``
+    (false for a ``nowait`` sub-flow); see :func:`selinon_core.dispatch.effects.finish_event`.
     """
 
     flow_id: str
@@ -94,6 +89,8 @@ class FinishFlow:
     status: Literal["succeeded", "failed"]
     summary: FlowSummary
     parent_flow_id: str | None = None
+    parent_flow_name: str | None = None
+    report_to_parent: bool = True
 
 
-Action: TypeAlias = RunTask | StartSubflow | ScheduleWakeup | RetryFlow | FinishFlow
+Action: TypeAlias = RunTask | StartSubflow | RetryFlow | FinishFlow

@@ -25,7 +25,7 @@ import bisect
 from typing import Any
 
 from selinon_core.dispatch.pmap import Cons, PMap, cons_list
-from selinon_core.dispatch.state import FlowState
+from selinon_core.dispatch.state import FlowState, error_to_dict
 
 __all__ = ["apply_delta", "state_delta"]
 
@@ -38,6 +38,8 @@ _SCALARS = (
     "args_pending",
     "timer_id",
     "parent_flow_id",
+    "parent_flow_name",
+    "report_to_parent",
 )
 
 
@@ -108,6 +110,8 @@ def state_delta(old: FlowState, new: FlowState) -> dict[str, Any]:
         delta["fields"] = fields
     _map_delta(delta, "active", new.active, old.active, lambda name: name)
     _map_delta(delta, "failed", new.failed, old.failed, list)
+    if new.errors is not old.errors:
+        _map_delta(delta, "errors", new.errors, old.errors, error_to_dict)
     _tracked_delta(delta, new.done, old.done)
     if new.triggered & old.triggered == old.triggered and new.triggered != old.triggered:
         delta["triggered_add"] = _new_bits(new.triggered & ~old.triggered)
@@ -136,8 +140,8 @@ def apply_delta(doc: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
     triggered = doc["triggered"]
     for index in delta.get("triggered_add", ()):  # never present yet: they are new bits
         bisect.insort(triggered, index)
-    for key in ("active", "tracked", "failed"):
-        section = doc[key]
+    for key in ("active", "tracked", "failed", "errors"):
+        section = doc.setdefault(key, {})
         for name in delta.get(f"{key}_del", ()):
             del section[name]
         section.update(delta.get(f"{key}_set", {}))

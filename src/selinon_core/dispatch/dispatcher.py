@@ -29,7 +29,7 @@ same inputs always produce the same ids, and a sub-flow's flow id is its node id
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from selinon_core.config.system import System
 from selinon_core.dispatch.actions import Action, FinishFlow, RetryFlow
@@ -45,7 +45,6 @@ from selinon_core.dispatch.events import (
     TimerDue,
 )
 from selinon_core.dispatch.fallbacks import run_fallbacks
-from selinon_core.dispatch.pmap import PMap
 from selinon_core.dispatch.retry import decide_flow_retry
 from selinon_core.dispatch.state import FlowState
 from selinon_core.dispatch.steps import StepTx
@@ -179,6 +178,8 @@ class Dispatcher:
             initial_node_args=event.node_args,
             parent=event.parent,
             selective=event.selective,
+            parent_flow_name=event.parent_flow_name,
+            report_to_parent=event.report_to_parent,
         )
         tx = StepTx(self.system, table, fresh, event.at, results, tracing=self.tracing)
         self._start_flow(tx)
@@ -201,14 +202,7 @@ class Dispatcher:
             return self._ignored(state, event, "no such timer pending")
         table = self.table(state.flow_name)
         tx = StepTx(self.system, table, state, event.at, results, tracing=self.tracing)
-        tx.status = "running"
-        tx.timer_id = None
-        tx.active = PMap()
-        tx.log = None
-        tx.done = PMap()
-        tx.failed = PMap()
-        tx.triggered = 0
-        tx.node_args = state.initial_node_args
+        tx.restart()
         tx.emit(
             TraceName.FLOW_RETRY,
             node_args=tx.node_args,
@@ -254,6 +248,8 @@ class Dispatcher:
         }
         tx.emit(TraceName.NODE_FAILURE, **details)
         tx.add_failed(name, event.node_id)
+        if isinstance(event, NodeFailed):
+            tx.errors = tx.errors.set(event.node_id, event.error)
         if tx.table.nodes[name].eager:
             tx.emit(TraceName.EAGER_FAILURE, **details)
             tx.fail_now = True
@@ -273,9 +269,7 @@ class Dispatcher:
             summary = tx.summary(ok=True)
             tx.status = "succeeded"
             tx.emit(TraceName.FLOW_END, node_args=tx.node_args, state=summary)
-            tx.actions.append(
-                FinishFlow(tx.flow_id, tx.flow_name, "succeeded", summary, tx.base.parent_flow_id)
-            )
+            tx.actions.append(_finish(tx, "succeeded", summary))
         return Step(tx.commit(), tuple(tx.actions), tuple(tx.trace))
 
     def _fail(self, tx: StepTx) -> None:
@@ -309,9 +303,20 @@ class Dispatcher:
             )
             return
         tx.status = "failed"
-        tx.actions.append(
-            FinishFlow(tx.flow_id, tx.flow_name, "failed", summary, tx.base.parent_flow_id)
-        )
+        tx.actions.append(_finish(tx, "failed", summary))
+
+
+def _finish(tx: StepTx, status: Literal["succeeded", "failed"], summary: FlowSummary) -> FinishFlow:
+    base = tx.base
+    return FinishFlow(
+        tx.flow_id,
+        tx.flow_name,
+        status,
+        summary,
+        base.parent_flow_id,
+        base.parent_flow_name,
+        base.report_to_parent,
+    )
 
 
 def _drain(tx: StepTx) -> None:

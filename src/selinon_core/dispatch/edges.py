@@ -15,12 +15,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from selinon_core.config.conditions import CompiledCondition, ConditionError
+from selinon_core.config.system import canonical_module
 from selinon_core.dispatch.events import FlowSummary
 from selinon_core.dispatch.pmap import cons_list
 from selinon_core.dispatch.steps import StepTx
 from selinon_core.dispatch.subflows import compound_finished, nested_finished, resolve_path
 from selinon_core.dispatch.tables import EdgeTable
-from selinon_core.errors import ResultMissing, TransientBackendError
+from selinon_core.errors import ResultMissing, TransientBackendError, describe_error
 from selinon_core.trace import TraceName
 
 __all__ = ["EdgeContext", "evaluate", "fire_edges", "fire_starting_edges"]
@@ -31,9 +32,8 @@ Instance = tuple[str, FlowSummary | None]
 _NO_ITEM: tuple[None] = (None,)
 """The items of an edge without ``foreach``: one launch, no item."""
 
-_NO_RUN_FUNCTIONS = frozenset(
-    {("selinon.routines", "always_run"), ("selinon_core.routines", "always_run")}
-)
+_ALWAYS_RUN = ("selinon_core.routines", "always_run")
+"""The default selective run function (any spelling, after :func:`canonical_module`): no call."""
 
 
 class EdgeContext:
@@ -252,7 +252,7 @@ def _foreach_items(tx: StepTx, edge: EdgeTable, parent: Mapping[str, Any]) -> li
     except Exception as exc:
         tx.emit(
             TraceName.FOREACH_ERROR,
-            what=f"{type(exc).__name__}: {exc}",
+            what=describe_error(exc),
             **_edge_details(tx, edge, parent),
         )
         tx.fail_now = True
@@ -317,7 +317,7 @@ def _reused(tx: StepTx, edge: EdgeTable, dest: str, parent: dict[str, Any]) -> b
         return False
     run_fn = tx.system.spec.task(dest).selective_run_function
     result: Any = None
-    if (run_fn.import_, run_fn.name) not in _NO_RUN_FUNCTIONS:
+    if (canonical_module(run_fn.import_), run_fn.name) != _ALWAYS_RUN:
         try:
             fn = tx.system.resolve(run_fn.import_, run_fn.name)
             pool = tx.results.storage_pool(flow_name=tx.flow_name, parent=parent)
@@ -325,7 +325,7 @@ def _reused(tx: StepTx, edge: EdgeTable, dest: str, parent: dict[str, Any]) -> b
         except TransientBackendError:
             raise
         except Exception as exc:
-            tx.emit(TraceName.DISPATCHER_FAILURE, what=f"{type(exc).__name__}: {exc}")
+            tx.emit(TraceName.DISPATCHER_FAILURE, what=describe_error(exc))
             tx.fail_now = True
             return True
     tx.emit(

@@ -9,7 +9,7 @@ JSON form for transports.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias, TypedDict
 
 from selinon_core.dispatch.plan import SelectivePlan
 
@@ -27,19 +27,30 @@ __all__ = [
     "event_to_dict",
 ]
 
-FlowSummary: TypeAlias = dict[str, Any]
-"""What a finished (or failed) flow reports to its parent, recursively; JSON-serialisable::
 
-    {"flow_name": str, "flow_id": str, "status": "succeeded" | "failed",
-     "finished_nodes": {node_name: [node_id, ...]},    # in finish order; sub-flow ids included
-     "failed_nodes": {node_name: [node_id, ...]},
-     "subflows": {child_flow_id: FlowSummary}}          # summaries of finished sub-flows
-"""
+class FlowSummary(TypedDict, total=False):
+    """What a finished (or failed) flow reports to its parent, recursively; JSON-serialisable.
+
+    ``flow_name``, ``flow_id`` and ``status`` are always present; the node maps list ids in
+    finish order (sub-flow ids included) and ``subflows`` nests the summaries of finished
+    sub-flows by their flow id.  An empty summary (``{}``) stands for "not known".
+    """
+
+    flow_name: str
+    flow_id: str
+    status: Literal["succeeded", "failed"]
+    finished_nodes: dict[str, list[str]]
+    failed_nodes: dict[str, list[str]]
+    subflows: dict[str, FlowSummary]
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorSummary:
-    """Why a node failed: the exception type name and its message (no traceback objects)."""
+    """Why a node failed: the exception type name, its message and the formatted traceback.
+
+    A plain value (no exception or traceback objects), so it travels in events and is kept in
+    the flow state for fallbacks and reports.
+    """
 
     type: str
     message: str
@@ -51,7 +62,10 @@ class FlowRequested:
     """A flow instance was requested: top-level (``parent_flow_id`` None) or as a sub-flow.
 
     ``parent`` is the parent mapping handed to the flow's starting nodes (only set when the
-    parent flow propagates it); ``selective`` is the selective plan to follow, if any.
+    parent flow propagates it); ``selective`` is the selective plan to follow, if any.  A
+    sub-flow also knows its parent's flow name (``parent_flow_name``, which names the queue its
+    end is reported to) and whether to report its end at all (``report_to_parent`` is false
+    for a ``nowait`` sub-flow).
     """
 
     flow_id: str
@@ -61,6 +75,8 @@ class FlowRequested:
     parent: dict[str, Any] | None = None
     parent_flow_id: str | None = None
     selective: SelectivePlan | None = None
+    parent_flow_name: str | None = None
+    report_to_parent: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +105,7 @@ class SubflowFinished:
     flow_id: str
     node_id: str
     at: float
-    summary: FlowSummary = field(default_factory=dict)
+    summary: FlowSummary = field(default_factory=FlowSummary)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +115,12 @@ class SubflowFailed:
     flow_id: str
     node_id: str
     at: float
-    summary: FlowSummary = field(default_factory=dict)
+    summary: FlowSummary = field(default_factory=FlowSummary)
 
 
 @dataclass(frozen=True, slots=True)
 class TimerDue:
-    """A wake-up the dispatcher asked for (``ScheduleWakeup``/``RetryFlow``) is due."""
+    """The countdown of a flow retry (``RetryFlow``) is over."""
 
     flow_id: str
     timer_id: str

@@ -13,10 +13,16 @@ from typing import Any
 
 from selinon_core.config.system import System
 from selinon_core.dispatch.actions import Action, RunTask, StartSubflow
-from selinon_core.dispatch.events import FlowSummary
+from selinon_core.dispatch.events import ErrorSummary, FlowSummary
 from selinon_core.dispatch.plan import SelectivePlan
 from selinon_core.dispatch.pmap import Cons, PMap
-from selinon_core.dispatch.state import FlowState, FlowStatus, node_id, summarize
+from selinon_core.dispatch.state import (
+    FlowState,
+    FlowStatus,
+    node_id,
+    state_from_values,
+    summarize,
+)
 from selinon_core.dispatch.tables import FlowTable, NodeInfo
 from selinon_core.ports import ResultsPort
 from selinon_core.trace import TraceEvent, TraceName
@@ -41,6 +47,7 @@ class StepTx:
         "at",
         "base",
         "done",
+        "errors",
         "fail_now",
         "failed",
         "flow_id",
@@ -84,6 +91,7 @@ class StepTx:
         self.log: Cons = state.log
         self.done: PMap[str, Cons] = state.done
         self.failed: PMap[str, tuple[str, ...]] = state.failed
+        self.errors: PMap[str, ErrorSummary] = state.errors
         self.seq = state.seq
         self.triggered = state.triggered
         self.node_args: Any = state.node_args
@@ -132,29 +140,51 @@ class StepTx:
             self.started = []
         return bool(self.active)
 
+    def restart(self) -> None:
+        """Reset the flow's progress for a flow retry, as if it had just been requested.
+
+        The status becomes ``running``, the retry timer is cleared, the running, finished and
+        failed nodes and the fired-edge mask are emptied, and ``node_args`` goes back to the
+        arguments the flow was requested with.  Every other field is kept, notably ``seq`` (node
+        ids never repeat), ``retried_count`` and the selective plan.
+        """
+        self.status = "running"
+        self.timer_id = None
+        self.active = PMap()
+        self.log = None
+        self.done = PMap()
+        self.failed = PMap()
+        self.triggered = 0
+        self.node_args = self.base.initial_node_args
+
     def commit(self) -> FlowState:
         """The new flow state (version + 1)."""
         self.running()
         base = self.base
-        return FlowState(  # positional: the hot path, in FlowState's field order
-            self.flow_id,
-            self.flow_name,
-            base.version + 1,
-            self.status,
-            base.parent_flow_id,
-            self.node_args,
-            base.initial_node_args,
-            base.parent,
-            self.selective,
-            self.retried_count,
-            self.seq,
-            self.active,
-            self.log,
-            self.done,
-            self.failed,
-            self.triggered,
-            self.args_pending,
-            self.timer_id,
+        return state_from_values(  # the hot path: every field, in FlowState's order
+            (
+                self.flow_id,
+                self.flow_name,
+                base.version + 1,
+                self.status,
+                base.parent_flow_id,
+                self.node_args,
+                base.initial_node_args,
+                base.parent,
+                self.selective,
+                self.retried_count,
+                self.seq,
+                self.active,
+                self.log,
+                self.done,
+                self.failed,
+                self.triggered,
+                self.args_pending,
+                self.timer_id,
+                base.parent_flow_name,
+                base.report_to_parent,
+                self.errors,
+            )
         )
 
     # ------------------------------------------------------------------ starting nodes
@@ -268,6 +298,7 @@ class StepTx:
                 selective=child_plan,
                 throttle_s=info.throttle_s,
                 nowait=info.nowait,
+                parent_flow_name=self.flow_name,
             )
         )
         self.emit(

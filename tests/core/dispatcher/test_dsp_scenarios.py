@@ -627,7 +627,14 @@ def test_nowait_subflow_is_not_awaited() -> None:
     sim = run_to_completion(make_dispatcher(flows), "f")
     assert sim.subflows[0].nowait is True
     assert sim.finishes[0].flow_id == "flow"
-    assert "EVENT_IGNORED" in sim.trace_names()  # the child's late report
+    child = sim.finishes[1]
+    assert (child.flow_id, child.parent_flow_id, child.report_to_parent) == (
+        "flow.1",
+        "flow",
+        False,
+    )
+    assert sim.states["flow.1"].report_to_parent is False
+    assert "EVENT_IGNORED" not in sim.trace_names()  # the child never reports to the parent
 
 
 def test_node_args_from_first_when_the_first_task_fails() -> None:

@@ -1,0 +1,213 @@
+"""The dispatch shell: applies one event to one flow, durably, for every transport.
+
+Theory of operation.  :meth:`DispatchShell.apply` is the only code that advances a flow:
+
+1. *load* the flow's stored state; if its outbox still holds actions (a crash after the save,
+   before they were marked published), publish them first and mark them published;
+2. *step*: ``Dispatcher.step(state, event, results)``; an ignored event (duplicate, late)
+   returns the same state object and nothing is written;
+3. *save* the new state together with its actions (the outbox), compare-and-set on the version
+   loaded in 1 (a store that does not outlive the process, ``durable = False``, gets no outbox:
+   it would die with the process it protects against);
+4. *trace* the step's trace events;
+5. *publish* the actions, translated by :mod:`selinon_core.dispatch.effects` (a task run, a
+   sub-flow request, a retry timer, the report of a sub-flow's end to its parent), throttled
+   through the slot store;
+6. *mark* the outbox published.
+
+A crash anywhere loses nothing: the event is acknowledged by the transport only after
+``apply`` returns, a redelivered event that was already applied is ignored by the dispatcher,
+and 1. re-publishes what was saved but not published (so publishing is at least once).
+
+One policy for backend trouble:
+
+* ``TransientBackendError`` (a result, the state store or the broker is unreachable): nothing
+  was applied; the event is published again after a back-off delay (50 ms doubling to 2 s per
+  flow, reset by the flow's next applied step), traced ``STORAGE_ISSUE``;
+* ``ConflictError`` (another writer saved the flow first): reload and step again, up to
+  ``MAX_CONFLICTS`` times, then publish the event again after the first back-off delay, traced
+  ``STATE_CONFLICT``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from selinon_backends.ports import Clock, FlowStateStore, Publisher, ResultStore, SlotStore
+from selinon_core.config.system import System
+from selinon_core.dispatch import effects
+from selinon_core.dispatch.actions import Action, FinishFlow, RetryFlow, RunTask, StartSubflow
+from selinon_core.dispatch.dispatcher import Dispatcher, Step
+from selinon_core.dispatch.events import Event, FlowRequested
+from selinon_core.errors import ConflictError, TransientBackendError, describe_error
+from selinon_core.trace import TraceEvent, TraceName
+
+__all__ = ["BACKOFF_MAX", "BACKOFF_START", "MAX_CONFLICTS", "DispatchShell"]
+
+BACKOFF_START = 0.05
+"""First delay (seconds) before an event that met a transient backend error is applied again."""
+BACKOFF_MAX = 2.0
+"""Longest such delay; the delay doubles per failed attempt of one flow up to this."""
+MAX_CONFLICTS = 5
+"""Reloads after lost compare-and-sets before the event is re-published with a delay."""
+
+Tracer = Callable[[TraceEvent], Any]
+
+
+class DispatchShell:
+    """load -> step -> save (+ outbox) -> trace -> publish -> mark published, for one event.
+
+    Args:
+        system: the loaded configuration (dispatcher queues of flows).
+        dispatcher: the core dispatcher.
+        store: the flow-state store.
+        publisher: where events and task runs go.
+        slots: the throttling slot store.
+        results: the results port handed to ``Dispatcher.step``.
+        clock: the time source (event timestamps, throttling, delays).
+        tracer: called with every trace event of every step, in order (``None``: no tracing).
+        on_finish: called with every ``FinishFlow`` after it was published (the in-process
+            runtime's report); ``None`` when nobody listens.
+    """
+
+    def __init__(
+        self,
+        *,
+        system: System,
+        dispatcher: Dispatcher,
+        store: FlowStateStore,
+        publisher: Publisher,
+        slots: SlotStore,
+        results: ResultStore,
+        clock: Clock,
+        tracer: Tracer | None = None,
+        on_finish: Callable[[FinishFlow], Any] | None = None,
+    ) -> None:
+        self.system = system
+        self.dispatcher = dispatcher
+        self.store = store
+        self.publisher = publisher
+        self.slots = slots
+        self.results = results
+        self.clock = clock
+        self.tracer = tracer
+        self.on_finish = on_finish
+        self._backoff: dict[str, float] = {}
+        self._durable = store.durable
+        self._queues: dict[str, str] = {
+            name: flow.queue for name, flow in system.spec.flows.items()
+        }
+
+    def apply(self, event: Event) -> Step | None:
+        """Apply ``event`` to its flow; ``None`` when it was deferred (see the module doc).
+
+        Raises:
+            UnknownFlowError, InvalidTransition: the event cannot apply to any flow (a bug or
+                a message for another configuration); the transport dead-letters it.
+        """
+        try:
+            return self._apply_once(event)
+        except ConflictError:
+            pass
+        except TransientBackendError as exc:
+            self._defer(event, TraceName.STORAGE_ISSUE, describe_error(exc))
+            return None
+        for _ in range(MAX_CONFLICTS - 1):  # another writer won: reload and step again
+            try:
+                return self._apply_once(event)
+            except ConflictError:
+                continue
+            except TransientBackendError as exc:
+                self._defer(event, TraceName.STORAGE_ISSUE, describe_error(exc))
+                return None
+        what = f"lost {MAX_CONFLICTS} compare-and-sets in a row"
+        self._defer(event, TraceName.STATE_CONFLICT, what)
+        return None
+
+    def _apply_once(self, event: Event) -> Step:
+        flow_id = event.flow_id
+        store = self.store
+        stored = store.load(flow_id=flow_id)
+        if stored is None:
+            state = None
+            expected = None
+        else:
+            state = stored.state
+            expected = state.version
+            if stored.outbox:
+                self.publish(stored.outbox)
+                store.mark_published(flow_id=flow_id, version=expected)
+        step = self.dispatcher.step(state, event, self.results)
+        new = step.state
+        actions = step.actions
+        outbox = actions if self._durable else ()
+        if new is not state:
+            store.save(state=new, expected_version=expected, outbox=outbox)
+        if self._backoff:
+            self._backoff.pop(flow_id, None)
+        tracer = self.tracer
+        if tracer is not None:
+            for trace in step.trace:
+                tracer(trace)
+        if actions:
+            self.publish(actions)
+            if outbox:
+                store.mark_published(flow_id=flow_id, version=new.version)
+        return step
+
+    def publish(self, actions: tuple[Action, ...]) -> None:
+        """Carry out ``actions``: publish task runs and the events they lead to."""
+        publisher = self.publisher
+        for action in actions:
+            if type(action) is RunTask:
+                if action.throttle_s:
+                    delay = self._throttle("task:", action.task_name, action.throttle_s)
+                    publisher.publish_task(task=action, delay=delay)
+                else:
+                    publisher.publish_task(task=action)
+            elif type(action) is StartSubflow:
+                request = effects.subflow_request(action, at=self.clock.now())
+                delay = self._throttle("flow:", action.flow_name, action.throttle_s)
+                publisher.publish_event(event=request, queue=action.queue, delay=delay)
+            elif type(action) is RetryFlow:
+                delay = max(0.0, action.at - self.clock.now())
+                queue = self._queues[action.flow_name]
+                publisher.publish_event(event=effects.timer_event(action), queue=queue, delay=delay)
+            elif type(action) is FinishFlow:
+                self._finished(action)
+
+    def _finished(self, action: FinishFlow) -> None:
+        event = effects.finish_event(action, at=self.clock.now())
+        if event is not None and action.parent_flow_name is not None:
+            queue = self._queues[action.parent_flow_name]
+            self.publisher.publish_event(event=event, queue=queue, delay=0.0)
+        if self.on_finish is not None:
+            self.on_finish(action)
+
+    def _throttle(self, kind: str, name: str, spacing: float | None) -> float:
+        if not spacing:
+            return 0.0
+        return self.slots.reserve(key=kind + name, spacing=spacing, now=self.clock.now())
+
+    def _defer(self, event: Event, name: TraceName, what: str) -> None:
+        """Publish ``event`` again after the flow's back-off delay; trace why."""
+        flow_id = event.flow_id
+        delay = self._backoff.get(flow_id, BACKOFF_START)
+        self._backoff[flow_id] = min(delay * 2, BACKOFF_MAX)
+        if self.tracer is not None:
+            details = {"flow_id": flow_id, "what": what, "retry_in": delay}
+            self.tracer(TraceEvent(name, self.clock.now(), details))
+        self.publisher.publish_event(event=event, queue=self._queue_of(event), delay=delay)
+
+    def _queue_of(self, event: Event) -> str:
+        """The dispatcher queue of the flow ``event`` belongs to."""
+        if isinstance(event, FlowRequested):
+            return self._queues[event.flow_name]
+        try:
+            stored = self.store.load(flow_id=event.flow_id)
+        except TransientBackendError:
+            stored = None
+        if stored is None:  # the store is unreachable: the default dispatchers will do
+            return self.system.spec.global_.default_dispatcher_queue
+        return self._queues[stored.state.flow_name]

@@ -1,0 +1,108 @@
+"""The in-memory flow-state store: a dict per process, thread-safe, with bounded retention."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Sequence
+
+from selinon_backends.ports import StoredFlow
+from selinon_core.dispatch.actions import Action
+from selinon_core.dispatch.events import FlowSummary
+from selinon_core.dispatch.state import FlowState, flow_summary
+from selinon_core.errors import ConflictError, RequestError
+
+__all__ = ["MemoryStateStore"]
+
+_FINAL = ("succeeded", "failed")
+
+
+class MemoryStateStore:
+    """Flow states and outboxes in a dict; finished flows kept up to ``retention``.
+
+    Saves are compare-and-set on ``FlowState.version`` under a lock, so several threads may
+    apply events to different flows (and race on one flow safely).  A finished flow stays
+    loadable (late or duplicate events find it, fallbacks read its errors) until ``retention``
+    newer flows have finished; then it is forgotten.
+
+    Args:
+        retention: how many finished flows to keep (at least 1).
+    """
+
+    durable = False
+    """It dies with the process: the shell keeps no outbox here."""
+
+    def __init__(self, *, retention: int = 10_000) -> None:
+        if retention < 1:
+            raise ValueError("retention must be at least 1")
+        self._flows: dict[str, StoredFlow] = {}
+        self._finished: deque[str] = deque()
+        self._retention = retention
+        self._lock = threading.Lock()
+
+    def load(self, *, flow_id: str) -> StoredFlow | None:
+        """The stored flow, or ``None``."""
+        return self._flows.get(flow_id)
+
+    def save(
+        self, *, state: FlowState, expected_version: int | None, outbox: Sequence[Action]
+    ) -> None:
+        """Store ``state`` and ``outbox`` if the stored version is ``expected_version``.
+
+        Raises:
+            ConflictError: another writer saved first.
+        """
+        flow_id = state.flow_id
+        with self._lock:
+            current = self._flows.get(flow_id)
+            version = None if current is None else current.state.version
+            if version != expected_version:
+                raise ConflictError(
+                    f"flow {flow_id}: stored version {version}, expected {expected_version}"
+                )
+            self._flows[flow_id] = StoredFlow(
+                state, outbox if type(outbox) is tuple else tuple(outbox)
+            )
+            if state.status in _FINAL:
+                self._retire(flow_id)
+
+    def _retire(self, flow_id: str) -> None:
+        finished = self._finished
+        finished.append(flow_id)
+        while len(finished) > self._retention:
+            old = finished.popleft()
+            stored = self._flows.get(old)
+            if stored is not None and stored.state.status in _FINAL:
+                del self._flows[old]
+
+    def mark_published(self, *, flow_id: str, version: int) -> None:
+        """Empty the outbox saved with ``version``."""
+        with self._lock:
+            current = self._flows.get(flow_id)
+            if current is not None and current.outbox and current.state.version == version:
+                self._flows[flow_id] = StoredFlow(current.state)
+
+    def forget(self, flow_id: str) -> None:
+        """Drop finished flow ``flow_id`` and its sub-flows (ids ``flow_id.N...``).
+
+        Raises:
+            RequestError: the flow is still running.
+        """
+        with self._lock:
+            stored = self._flows.get(flow_id)
+            if stored is None:
+                return
+            if stored.state.status not in _FINAL:
+                raise RequestError(f"flow id {flow_id!r} is in use by a running flow")
+            prefix = flow_id + "."
+            for key in [k for k in self._flows if k == flow_id or k.startswith(prefix)]:
+                del self._flows[key]
+
+    def summary(self, *, flow_id: str) -> FlowSummary | None:
+        """The flow's summary as of its stored state."""
+        stored = self._flows.get(flow_id)
+        return None if stored is None else flow_summary(stored.state)
+
+    def __len__(self) -> int:
+        """How many flows are stored (running and retained finished ones)."""
+        return len(self._flows)
