@@ -32,17 +32,15 @@ All caches are thread-safe.  :func:`build_cache` turns a
 
 from __future__ import annotations
 
-import importlib
 import json
 import random
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from selinon_backends._clients import redis_client, redis_errors
 from selinon_core.caching import Cache, CacheMissError
-from selinon_core.errors import BackendError, Problem, SpecError, TransientBackendError
+from selinon_core.errors import BackendError, Problem, SpecError
 
 if TYPE_CHECKING:
     import redis
@@ -211,63 +209,6 @@ class RR(_BoundedCache):
 # --------------------------------------------------------------------------- Redis
 
 
-@contextmanager
-def _redis_errors(redis_module: Any) -> Iterator[None]:
-    """Translate redis-py exceptions into the engine's backend errors (the one choke point)."""
-    try:
-        yield
-    except (redis_module.ConnectionError, redis_module.TimeoutError) as exc:
-        raise TransientBackendError(f"Redis cache unavailable: {exc}") from exc
-    except redis_module.RedisError as exc:
-        raise BackendError(f"Redis cache error: {exc}") from exc
-
-
-def _import_redis() -> Any:
-    """Import redis-py lazily: it is an optional extra."""
-    try:
-        return importlib.import_module("redis")
-    except ImportError as exc:  # pragma: no cover - the extra is installed in development
-        raise SpecError(
-            Problem(
-                "RedisCache needs the redis client library",
-                hint="install the 'redis' extra: pip install 'selinon-ng[redis]'",
-            )
-        ) from exc
-
-
-def _connection_pool(
-    redis_module: Any,
-    address: dict[str, Any],
-    *,
-    url: str | None,
-    unix_socket_path: str | None,
-    socket_timeout: float | None,
-    max_connections: int | None,
-) -> Any:
-    """A redis-py pool; bounded pools block (up to the socket timeout) instead of failing."""
-    if max_connections is None:
-        pool_class = redis_module.ConnectionPool
-        options: dict[str, Any] = {"socket_timeout": socket_timeout}
-    else:
-        pool_class = redis_module.BlockingConnectionPool
-        options = {
-            "socket_timeout": socket_timeout,
-            "max_connections": max_connections,
-            "timeout": socket_timeout,
-        }
-    if url is not None:
-        return pool_class.from_url(url, **options)
-    if unix_socket_path is not None:
-        return pool_class(
-            connection_class=redis_module.UnixDomainSocketConnection,
-            path=unix_socket_path,
-            db=address["db"],
-            password=address["password"],
-            **options,
-        )
-    return pool_class(**address, **options)
-
-
 class RedisCache:
     """A cache shared by every worker, kept in Redis.
 
@@ -294,6 +235,9 @@ class RedisCache:
         max_cache_size: accepted for compatibility with the default cache configuration and
             ignored: Redis bounds its memory itself.
         url: a ``redis://`` URL; when given it overrides host, port, db and password.
+
+    Raises:
+        MissingExtraError: redis-py is not installed (the ``redis`` extra).
     """
 
     def __init__(
@@ -315,21 +259,22 @@ class RedisCache:
     ) -> None:
         if ttl is not None and ttl <= 0:
             raise ValueError(f"ttl must be positive, got {ttl}")
-        redis_module = _import_redis()
-        self._redis = redis_module
         self.prefix = prefix
         self.ttl = ttl
         self._charset = charset
         self._errors = errors
-        pool = _connection_pool(
-            redis_module,
-            {"host": host, "port": port, "db": db, "password": password},
+        self._client: redis.Redis[bytes] = redis_client(
             url=url,
-            unix_socket_path=unix_socket_path,
+            host=host,
+            port=port,
+            db=db,
+            password=password,
             socket_timeout=socket_timeout,
+            unix_socket_path=unix_socket_path,
             max_connections=max_connections,
+            wait_for_connection=True,
+            purpose="RedisCache",
         )
-        self._client: redis.Redis[bytes] = redis_module.Redis(connection_pool=pool)
 
     def key(self, item_id: str) -> str:
         """The Redis key an item is stored under."""
@@ -351,7 +296,7 @@ class RedisCache:
         """
         payload = json.dumps(item, separators=(",", ":")).encode(self._charset, self._errors)
         expire_ms = None if self.ttl is None else max(1, round(self.ttl * 1000))
-        with _redis_errors(self._redis):
+        with redis_errors(what="Redis cache"):
             self._client.set(self.key(item_id), payload, nx=True, px=expire_ms)
 
     def get(
@@ -367,7 +312,7 @@ class RedisCache:
             TransientBackendError: Redis is unreachable.
             BackendError: Redis refused the command or the stored value is not JSON.
         """
-        with _redis_errors(self._redis):
+        with redis_errors(what="Redis cache"):
             raw = self._client.get(self.key(item_id))
         if raw is None:
             raise CacheMissError(item_id)

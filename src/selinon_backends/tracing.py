@@ -34,7 +34,7 @@ from selinon_backends.tracing_sinks import (
 )
 from selinon_core.config.spec import TraceSinkSpec
 from selinon_core.config.system import System
-from selinon_core.errors import Problem, SpecError
+from selinon_core.errors import Problem, SpecError, describe_error
 from selinon_core.trace import TraceEvent
 
 __all__ = [
@@ -114,7 +114,7 @@ class Tracer:
         """Log a sink's failure: with a traceback the first time, one line while it repeats."""
         message = "trace sink %r failed on %s; event dropped"
         if self._failing.get(id(sink)) is type(exc):
-            _log.error(message + ": %s: %s", sink, event.name.value, type(exc).__name__, exc)
+            _log.error(message + ": %s", sink, event.name.value, describe_error(exc))
         else:
             self._failing[id(sink)] = type(exc)
             _log.error(message, sink, event.name.value, exc_info=exc)

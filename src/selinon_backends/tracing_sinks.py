@@ -7,7 +7,6 @@ but stay correct when called directly with raw details.
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import sys
@@ -17,8 +16,8 @@ from typing import IO, Any
 
 import structlog
 
+from selinon_backends._clients import optional_import
 from selinon_backends.tracing_format import event_name, iso_time, level_of
-from selinon_core.errors import Problem, SpecError
 from selinon_core.trace import TraceEvent, TraceName
 
 __all__ = [
@@ -204,10 +203,13 @@ class SentrySink:
         dsn: the Sentry DSN.
         client_options: extra ``sentry_sdk.Client`` options (``environment``, ``release``,
             ``transport`` ...).
+
+    Raises:
+        MissingExtraError: sentry-sdk is not installed (the ``sentry`` extra).
     """
 
     def __init__(self, dsn: str, *, client_options: Mapping[str, Any] | None = None) -> None:
-        sentry_sdk = _import_sentry()
+        sentry_sdk = optional_import("sentry_sdk", extra="sentry", purpose="Sentry trace sink")
         options: dict[str, Any] = {
             "default_integrations": False,
             "auto_enabling_integrations": False,
@@ -250,15 +252,3 @@ def sentry_event(event: TraceEvent) -> dict[str, Any]:
         "extra": dict(details),
         "fingerprint": ["selinon", event.name.value, flow, str(node)],
     }
-
-
-def _import_sentry() -> Any:
-    try:
-        return importlib.import_module("sentry_sdk")
-    except ImportError as exc:  # pragma: no cover - the extra is installed in development
-        raise SpecError(
-            Problem(
-                "trace to Sentry needs sentry-sdk",
-                hint="install the 'sentry' extra: pip install 'selinon-ng[sentry]'",
-            )
-        ) from exc

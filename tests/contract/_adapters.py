@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Any
 
+from selinon_backends._clients import optional_import
 from selinon_core.datastorage import DataStorage
 
 
@@ -30,6 +31,8 @@ class Recording(DataStorage):
             type(self).connects += 1
         if self.fail_with == "connect":
             raise ConnectionRefusedError("no route to the database")
+        if self.fail_with == "missing_extra":
+            optional_import("selinon_test_no_such_client", extra="redis", purpose="Recording")
         self.connected = True
 
     def is_connected(self) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from selinon_backends._clients import MissingExtraError
 from selinon_backends.storage.pool import StoragePool
 from selinon_core.config.system import System
 from selinon_core.errors import (
@@ -172,6 +173,14 @@ def test_connect_failure_is_transient(trace: Collector) -> None:
     with pytest.raises(TransientBackendError, match="cannot connect"):
         pool.retrieve(FLOW, "Task1", "id-1")
     assert trace.names() == [T.STORAGE_CONNECT, T.STORAGE_ISSUE]
+
+
+def test_missing_client_library_is_a_configuration_error(trace: Collector) -> None:
+    pool = pool_for(make_system({"fail_with": "missing_extra"}), trace)
+    with pytest.raises(MissingExtraError, match=r"pip install 'selinon-ng\[redis\]'") as caught:
+        pool.retrieve(FLOW, "Task1", "id-1")
+    assert isinstance(caught.value, SpecError)  # not retried as a transient storage failure
+    assert trace.names() == [T.STORAGE_CONNECT]
 
 
 def _exc_info() -> Any:

@@ -190,10 +190,10 @@ def test_memory_json_copies_results() -> None:
 
 
 def test_missing_client_library_names_the_extra() -> None:
-    from selinon_backends.storage._errors import import_client
+    from selinon_backends._clients import optional_import
 
-    with pytest.raises(ImportError, match=r"install the `nosuch` extra"):
-        import_client("no_such_client_library", "nosuch")
+    with pytest.raises(ImportError, match=r"install the `redis` extra"):
+        optional_import("no_such_client_library", extra="redis", purpose="this storage")
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)

@@ -12,7 +12,9 @@ A failing cache is traced (``TASK_RESULT_CACHE_ISSUE``) and bypassed, never fata
 storage is traced (``STORAGE_ISSUE``); reads then raise ``ResultMissing`` (nothing stored) or
 ``TransientBackendError`` (anything else: the dispatcher re-delivers the event later, as
 Selinon retried its dispatcher on storage errors).  Writes re-raise the adapter's error, which
-fails the task so that it is retried per its ``max_retry``.
+fails the task so that it is retried per its ``max_retry``.  A storage whose client library is
+not installed is a configuration error, not a failing storage: its ``MissingExtraError`` (a
+``SpecError``) is raised as it is, never retried.
 
 Adapters whose class sets ``thread_safe = True`` are called concurrently; others are called
 under one lock per storage, as Selinon did.
@@ -36,6 +38,7 @@ from selinon_core.errors import (
     SelinonError,
     SpecError,
     TransientBackendError,
+    describe_error,
 )
 from selinon_core.trace import TraceEvent, TraceName
 
@@ -91,7 +94,8 @@ class StoragePool:
         """The adapter named ``storage_name``, connected on first use (``STORAGE_CONNECT``).
 
         Raises:
-            SpecError: no storage has that name, or its class cannot be built.
+            SpecError: no storage has that name, or its class cannot be built, or its client
+                library is not installed (``MissingExtraError``, which is a ``SpecError``).
         """
         slot = self._slot(storage_name)
         if not slot.adapter.is_connected():
@@ -122,7 +126,9 @@ class StoragePool:
                 try:
                     slot.adapter.disconnect()
                 except Exception as exc:  # a failing disconnect must not stop the others
-                    self._emit(TraceName.STORAGE_ISSUE, {"storage_name": name}, what=_describe(exc))
+                    self._emit(
+                        TraceName.STORAGE_ISSUE, {"storage_name": name}, what=describe_error(exc)
+                    )
 
     close = disconnect_all
 
@@ -137,6 +143,9 @@ class StoragePool:
     def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
         """The stored result of task ``task_name`` (id ``task_id``), through the cache.
 
+        Also :meth:`get`, the :class:`~selinon_core.ports.ResultsPort` read (called with
+        keywords), and what :meth:`StoragePoolView.get` reads parent results with.
+
         Raises:
             ResultMissing: nothing is stored under ``task_id`` (or the task has no storage).
             TransientBackendError: the storage failed; try again later.
@@ -145,15 +154,7 @@ class StoragePool:
         if lean is None or not lean[0].adapter.is_connected():
             lean = self._lean_slot(task_name)
         if lean is not None:  # nobody listens and no cache: just the adapter call
-            slot, storage_name, storage_task_name = lean
-            try:
-                if slot.thread_safe:
-                    return slot.adapter.retrieve(flow_name, storage_task_name, task_id)
-                with slot.call_lock:
-                    return slot.adapter.retrieve(flow_name, storage_task_name, task_id)
-            except Exception as exc:
-                details = _details(flow_name, task_name, storage_task_name, storage_name, task_id)
-                raise self._read_failure(exc, details) from exc
+            return self._read(lean, flow_name, task_name, task_id)
         storage_name, storage_task_name = self._task_storage(task_name, task_id)
         slot = self._connected_slot(storage_name)
         details = _details(flow_name, task_name, storage_task_name, storage_name, task_id)
@@ -163,27 +164,13 @@ class StoragePool:
             if found:
                 return result
         self._emit(TraceName.STORAGE_RETRIEVE, details)
-        try:
-            with slot.call_lock:
-                result = slot.adapter.retrieve(flow_name, storage_task_name, task_id)
-        except Exception as exc:
-            raise self._read_failure(exc, details) from exc
+        result = self._read((slot, storage_name, storage_task_name), flow_name, task_name, task_id)
         self._emit(TraceName.STORAGE_RETRIEVED, details)
         if use_cache:
             self._cache_add(slot, details, result)
         return result
 
-    def get(self, *, flow_name: str, task_name: str, task_id: str) -> Any:
-        """:class:`~selinon_core.ports.ResultsPort` read: same as :meth:`retrieve`."""
-        lean = self._lean.get(task_name)
-        if lean is not None and lean[0].thread_safe and lean[0].adapter.is_connected():
-            slot, storage_name, storage_task_name = lean  # retrieve()'s lean read, inlined
-            try:
-                return slot.adapter.retrieve(flow_name, storage_task_name, task_id)
-            except Exception as exc:
-                details = _details(flow_name, task_name, storage_task_name, storage_name, task_id)
-                raise self._read_failure(exc, details) from exc
-        return self.retrieve(flow_name, task_name, task_id)
+    get = retrieve  # the hot path: no extra call layer for ResultsPort reads
 
     def storage_pool(self, *, flow_name: str, parent: Mapping[str, Any]) -> StoragePoolView:
         """A view for user callables (``foreach``, selective run functions) bound to ``parent``."""
@@ -221,7 +208,7 @@ class StoragePool:
                     node_args, flow_name, storage_task_name, task_id, result
                 )
         except Exception as exc:
-            self._emit(TraceName.STORAGE_ISSUE, details, what=_describe(exc))
+            self._emit(TraceName.STORAGE_ISSUE, details, what=describe_error(exc))
             raise
         self._emit(TraceName.STORAGE_STORED, details, record_id=_jsonable_id(record_id))
         return record_id
@@ -270,7 +257,7 @@ class StoragePool:
             self._emit(TraceName.STORAGE_OMIT_STORE_ERROR, details)
             return False
         except Exception as exc:
-            self._emit(TraceName.STORAGE_ISSUE, details, what=_describe(exc))
+            self._emit(TraceName.STORAGE_ISSUE, details, what=describe_error(exc))
             return False
         return True
 
@@ -293,7 +280,7 @@ class StoragePool:
             with slot.call_lock:
                 slot.adapter.delete(flow_name, storage_task_name, task_id)
         except Exception as exc:
-            self._emit(TraceName.STORAGE_ISSUE, details, what=_describe(exc))
+            self._emit(TraceName.STORAGE_ISSUE, details, what=describe_error(exc))
             raise
         self._emit(TraceName.STORAGE_DELETED, details)
 
@@ -317,9 +304,11 @@ class StoragePool:
         except SelinonError:
             raise
         except Exception as exc:
-            self._emit(TraceName.STORAGE_ISSUE, {"storage_name": storage_name}, what=_describe(exc))
+            self._emit(
+                TraceName.STORAGE_ISSUE, {"storage_name": storage_name}, what=describe_error(exc)
+            )
             raise TransientBackendError(
-                f"storage {storage_name!r} cannot connect: {_describe(exc)}"
+                f"storage {storage_name!r} cannot connect: {describe_error(exc)}"
             ) from exc
         return self._slots[storage_name]
 
@@ -390,7 +379,7 @@ class StoragePool:
             self._emit(TraceName.TASK_RESULT_CACHE_MISS, details, what=str(exc))
             return False, None
         except Exception as exc:
-            self._emit(TraceName.TASK_RESULT_CACHE_ISSUE, details, what=_describe(exc))
+            self._emit(TraceName.TASK_RESULT_CACHE_ISSUE, details, what=describe_error(exc))
             return False, None
         self._emit(TraceName.TASK_RESULT_CACHE_HIT, details)
         return True, result
@@ -405,7 +394,24 @@ class StoragePool:
                 flow_name=details["flow_name"],
             )
         except Exception as exc:
-            self._emit(TraceName.TASK_RESULT_CACHE_ISSUE, details, what=_describe(exc))
+            self._emit(TraceName.TASK_RESULT_CACHE_ISSUE, details, what=describe_error(exc))
+
+    def _read(
+        self, lean: tuple[_Slot, str, str], flow_name: str, task_name: str, task_id: str
+    ) -> Any:
+        """The one adapter read: under the slot's lock if it has one, errors translated.
+
+        ``lean`` is ``(slot, storage name, storage task name)``, as :meth:`_lean_slot` finds.
+        """
+        slot, storage_name, storage_task_name = lean
+        try:
+            if slot.thread_safe:
+                return slot.adapter.retrieve(flow_name, storage_task_name, task_id)
+            with slot.call_lock:
+                return slot.adapter.retrieve(flow_name, storage_task_name, task_id)
+        except Exception as exc:
+            details = _details(flow_name, task_name, storage_task_name, storage_name, task_id)
+            raise self._read_failure(exc, details) from exc
 
     def _read_failure(self, exc: Exception, details: dict[str, Any]) -> Exception:
         """What a failed adapter read raises: foreign exceptions become engine errors."""
@@ -414,13 +420,13 @@ class StoragePool:
         if isinstance(exc, KeyError | FileNotFoundError):
             return ResultMissing(
                 f"storage {details['storage_name']!r}: no result for task id "
-                f"{details['task_id']!r} ({_describe(exc)})"
+                f"{details['task_id']!r} ({describe_error(exc)})"
             )
-        self._emit(TraceName.STORAGE_ISSUE, details, what=_describe(exc))
+        self._emit(TraceName.STORAGE_ISSUE, details, what=describe_error(exc))
         if isinstance(exc, SelinonError):
             return exc
         return TransientBackendError(
-            f"storage {details['storage_name']!r} failed: {_describe(exc)}"
+            f"storage {details['storage_name']!r} failed: {describe_error(exc)}"
         )
 
     def _emit(self, name: TraceName, details: dict[str, Any], **extra: Any) -> None:
@@ -473,10 +479,6 @@ def _details(
         "storage_name": storage_name,
         "task_id": task_id,
     }
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _jsonable_id(record_id: Any) -> Any:

@@ -38,10 +38,10 @@ import re
 from contextlib import AbstractContextManager
 from typing import Any
 
+from selinon_backends._clients import optional_import, postgresql_errors
 from selinon_core.datastorage import DataStorage, ExcInfo
 from selinon_core.errors import TransientBackendError
 
-from ._errors import import_client, map_backend_errors
 from ._records import dumps, error_record, missing
 
 __all__ = ["PostgreSQL", "normalise_connection_string"]
@@ -105,8 +105,8 @@ class PostgreSQL(DataStorage):
 
     def connect(self) -> None:
         """Open the pool, wait for a first connection and create the tables if missing."""
-        psycopg = import_client("psycopg", "postgresql")
-        pool_mod = import_client("psycopg_pool", "postgresql")
+        psycopg = optional_import("psycopg", extra="postgresql", purpose="PostgreSQL storage")
+        pool_mod = optional_import("psycopg_pool", extra="postgresql", purpose="PostgreSQL storage")
         self._psycopg, self._pool_mod = psycopg, pool_mod
         self._sql = _statements(psycopg.sql, self.table)
         pool = pool_mod.ConnectionPool(
@@ -235,12 +235,7 @@ class PostgreSQL(DataStorage):
             _log.info("PostgreSQL storage %s: %s", self.table, statement)
 
     def _errors_mapped(self) -> AbstractContextManager[None]:
-        psycopg = self._psycopg
-        return map_backend_errors(
-            transient=(psycopg.OperationalError,),
-            other=(psycopg.Error,),
-            what=f"PostgreSQL storage (table {self.table!r})",
-        )
+        return postgresql_errors(what=f"PostgreSQL storage (table {self.table!r})")
 
 
 def _statements(sql: Any, table: str) -> dict[str, Any]:

@@ -32,13 +32,13 @@ YAML (Selinon's keys are all accepted; the keys after unix_socket_path are ours)
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
+from selinon_backends._clients import redis_client, redis_errors
 from selinon_core.datastorage import DataStorage, ExcInfo
 from selinon_core.errors import TransientBackendError
 
-from ._errors import import_client, map_backend_errors
 from ._records import dumps, failure_of, failure_record, loads, missing
 
 if TYPE_CHECKING:
@@ -104,31 +104,30 @@ class Redis(DataStorage):
         self.socket_connect_timeout = _opt_float(socket_connect_timeout)
         self.retries = int(retries)
         self._client: redis_lib.Redis[bytes] | None = None
-        self._redis: Any = None
 
     def connect(self) -> None:
         """Create the client and its pool, and check the server answers (``PING``)."""
-        redis_mod = import_client("redis", "redis")
-        retry_mod = import_client("redis.retry", "redis")
-        backoff_mod = import_client("redis.backoff", "redis")
-        self._redis = redis_mod
-        client = redis_mod.Redis(
+        client: redis_lib.Redis[bytes] = redis_client(
             host=self.host,
             port=self.port,
             db=self.db,
             password=self.password,
             socket_timeout=self.socket_timeout,
-            socket_connect_timeout=self.socket_connect_timeout,
+            charset=self.charset,
+            errors=self.errors,
             unix_socket_path=self.unix_socket_path,
+            socket_connect_timeout=self.socket_connect_timeout,
             max_connections=self.max_connections,
             client_name=self.client_name,
-            encoding=self.charset,
-            encoding_errors=self.errors,
-            decode_responses=False,
-            retry=retry_mod.Retry(backoff_mod.ExponentialBackoff(cap=0.5, base=0.02), self.retries),
+            retries=self.retries,
+            purpose="Redis storage",
         )
-        with self._errors_mapped():
-            client.ping()
+        try:
+            with redis_errors(what=f"Redis storage {self._where()}"):
+                client.ping()
+        except BaseException:
+            client.close()
+            raise
         self._client = client
 
     def is_connected(self) -> bool:
@@ -212,18 +211,9 @@ class Redis(DataStorage):
         return f"{place}/{self.db}"
 
     def _errors_mapped(self) -> AbstractContextManager[None]:
-        redis_mod = self._redis
-        if redis_mod is None:
-            return map_backend_errors(transient=())
-        return map_backend_errors(
-            transient=(
-                redis_mod.ConnectionError,
-                redis_mod.TimeoutError,
-                redis_mod.exceptions.BusyLoadingError,
-            ),
-            other=(redis_mod.RedisError,),
-            what=f"Redis storage {self._where()}",
-        )
+        if self._client is None:  # not connected: _conn() says so
+            return nullcontext()
+        return redis_errors(what=f"Redis storage {self._where()}")
 
 
 def _opt_float(value: float | str | None) -> float | None:

@@ -30,10 +30,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from selinon_backends._clients import optional_import, s3_errors
 from selinon_core.datastorage import DataStorage, ExcInfo
-from selinon_core.errors import BackendError, TransientBackendError
+from selinon_core.errors import TransientBackendError
 
-from ._errors import import_client, map_backend_errors
 from ._loop import LoopThread
 from ._records import (
     ERROR_SUFFIX,
@@ -48,9 +48,6 @@ from ._records import (
 
 __all__ = ["S3", "S3Storage"]
 
-_TRANSIENT_CODES = frozenset(
-    {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable"}
-)
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
@@ -114,9 +111,9 @@ class S3(DataStorage):
 
     def connect(self) -> None:
         """Start the loop thread and open the client (creating the bucket if asked)."""
-        aioboto3 = import_client("aioboto3", "s3")
-        self._botocore = import_client("botocore.exceptions", "s3")
-        config_mod = import_client("botocore.config", "s3")
+        aioboto3 = optional_import("aioboto3", extra="s3", purpose="S3 storage")
+        self._botocore = optional_import("botocore.exceptions", extra="s3", purpose="S3 storage")
+        config_mod = optional_import("botocore.config", extra="s3", purpose="S3 storage")
         session = aioboto3.Session(
             aws_access_key_id=self.aws_access_key_id,
             aws_secret_access_key=self.aws_secret_access_key,
@@ -272,25 +269,8 @@ class S3(DataStorage):
 
     def _call(self, loop: LoopThread, coro: Any) -> Any:
         """The choke point: run ``coro`` on the loop, translating botocore exceptions."""
-        botocore = self._botocore
-        try:
-            with map_backend_errors(
-                transient=(
-                    botocore.ConnectionError,
-                    botocore.HTTPClientError,
-                    TimeoutError,
-                ),
-                other=(botocore.BotoCoreError,),
-                what=f"S3 storage bucket {self.bucket!r}",
-            ):
-                return loop.run(coro, self.timeout)
-        except botocore.ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            message = f"S3 storage bucket {self.bucket!r}: {code}: {exc}"
-            if code in _TRANSIENT_CODES or status >= 500:
-                raise TransientBackendError(message) from exc
-            raise BackendError(message) from exc
+        with s3_errors(what=f"S3 storage bucket {self.bucket!r}"):
+            return loop.run(coro, self.timeout)
 
     def _conn(self) -> Any:
         if self._client is None:
