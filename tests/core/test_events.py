@@ -19,6 +19,7 @@ from selinon_core.dispatch.events import (
     event_to_dict,
 )
 from selinon_core.dispatch.plan import SelectivePlan
+from selinon_core.errors import WireError
 
 PLAN = SelectivePlan(
     task_names=("Task2",),
@@ -57,7 +58,7 @@ EVENTS: list[Event] = [
 @pytest.mark.parametrize("event", EVENTS, ids=lambda e: type(e).__name__)
 def test_json_round_trip(event: Event) -> None:
     data = json.loads(json.dumps(event_to_dict(event)))
-    assert data["kind"] == type(event).__name__
+    assert (data["v"], data["type"], data["kind"]) == (1, "event", type(event).__name__)
     assert event_from_dict(data) == event
 
 
@@ -71,5 +72,6 @@ def test_selective_plan_round_trip_keeps_integer_edge_indexes() -> None:
 
 
 def test_unknown_kind_is_rejected() -> None:
-    with pytest.raises(KeyError):
-        event_from_dict({"kind": "NodeExploded", "flow_id": "f"})
+    document = {"v": 1, "type": "event", "kind": "NodeExploded", "body": {"flow_id": "f"}}
+    with pytest.raises(WireError, match="NodeExploded"):
+        event_from_dict(document)

@@ -2,13 +2,13 @@
 
 Every event names the flow instance it belongs to (``flow_id``) and carries the time it is
 applied at (``at``, seconds since the epoch, supplied by the shell's clock) so that a step never
-reads the clock.  Events are plain frozen values; ``to_dict``/``event_from_dict`` give their
-JSON form for transports.
+reads the clock.  Events are plain frozen values; :mod:`selinon_core.dispatch.wire` gives
+their versioned JSON form for transports (``event_to_dict``/``event_from_dict`` call it).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, TypedDict
 
 from selinon_core.dispatch.plan import SelectivePlan
@@ -131,28 +131,20 @@ Event: TypeAlias = (
     FlowRequested | NodeSucceeded | NodeFailed | SubflowFinished | SubflowFailed | TimerDue
 )
 
-_KINDS: dict[str, type[Any]] = {
-    cls.__name__: cls
-    for cls in (FlowRequested, NodeSucceeded, NodeFailed, SubflowFinished, SubflowFailed, TimerDue)
-}
-
 
 def event_to_dict(event: Event) -> dict[str, Any]:
-    """The JSON-serialisable form of ``event`` (with a ``kind`` key)."""
-    data = asdict(event)
-    if isinstance(event, FlowRequested) and event.selective is not None:
-        data["selective"] = event.selective.to_dict()
-    data["kind"] = type(event).__name__
-    return data
+    """The JSON form of ``event``: :func:`selinon_core.dispatch.wire.encode_event`."""
+    from selinon_core.dispatch import wire  # noqa: PLC0415 - wire imports this module
+
+    return wire.encode_event(event)
 
 
 def event_from_dict(data: dict[str, Any]) -> Event:
-    """Inverse of :func:`event_to_dict`."""
-    data = dict(data)
-    cls = _KINDS[data.pop("kind")]
-    if cls is NodeFailed and isinstance(data.get("error"), dict):
-        data["error"] = ErrorSummary(**data["error"])
-    if cls is FlowRequested and isinstance(data.get("selective"), dict):
-        data["selective"] = SelectivePlan.from_dict(data["selective"])
-    event: Event = cls(**data)
-    return event
+    """Inverse of :func:`event_to_dict`: :func:`selinon_core.dispatch.wire.decode_event`.
+
+    Raises:
+        WireError: ``data`` is not a valid event document.
+    """
+    from selinon_core.dispatch import wire  # noqa: PLC0415 - wire imports this module
+
+    return wire.decode_event(data)
