@@ -59,6 +59,10 @@ class FlowStateStore(Protocol):
     One writer per flow: :meth:`save` succeeds only when the stored version is the one the
     writer loaded, so two dispatchers applying events to one flow cannot both win.
 
+    A store may keep a finished flow compact: its ``load`` may return the final state without
+    the node log (``log``, ``done`` and ``active`` empty), since a finished flow only ignores
+    late events and answers errors; status, errors, failures, counters and :meth:`summary` stay.
+
     ``durable`` tells whether the store outlives the process.  The shell keeps an outbox only
     in a durable store: an in-memory store dies with the process whose crash the outbox is for.
     """

@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import queue
+import threading
 import time
 import traceback
 from collections import deque
@@ -43,7 +44,7 @@ from selinon_core.dispatch.events import ErrorSummary, Event, FlowRequested
 from selinon_core.dispatch.plan import SelectivePlan
 from selinon_core.dispatch.selective import plan_selective_run
 from selinon_core.dispatch.state import FlowState
-from selinon_core.errors import UnknownFlowError
+from selinon_core.errors import RequestError, UnknownFlowError
 from selinon_core.trace import TraceEvent
 
 __all__ = ["Engine", "error_summary"]
@@ -104,6 +105,8 @@ class Engine:
             system, self.results, self.environment, self.clock.now, tracing=tracer is not None
         )
         self._flow_seq = itertools.count(1)
+        self._running: set[str] = set()
+        self._running_lock = threading.Lock()
 
     def run_flow(
         self, flow_name: str, node_args: Any = None, *, flow_id: str | None = None
@@ -151,20 +154,42 @@ class Engine:
         self, flow_name: str, node_args: Any, flow_id: str | None, plan: SelectivePlan | None
     ) -> FlowRun:
         self._check_flow(flow_name)
-        if flow_id is None:
-            flow_id = f"flow-{next(self._flow_seq)}"
-        else:
-            self.states.forget(flow_id)  # a finished run of the same id, and its sub-flows
+        flow_id = self._claim(flow_id)
         started = time.perf_counter()
         run = _Run(self, FlowRun(flow_name, flow_id, node_args))
         run.events.append(
             FlowRequested(flow_id, flow_name, self.clock.now(), node_args, selective=plan)
         )
-        run.drain()
+        try:
+            run.drain()
+        finally:
+            with self._running_lock:
+                self._running.discard(flow_id)
         run.flow_run.duration = time.perf_counter() - started
         status = run.flow_run.flow_statuses.get(flow_id, "failed")
         run.flow_run.status = "succeeded" if status == "succeeded" else "failed"
         return run.flow_run
+
+    def _claim(self, flow_id: str | None) -> str:
+        """Reserve a top-level flow id for one run (thread-safe).
+
+        A generated id skips ids in use or still remembered; an explicit id of a finished run
+        forgets that run (and its sub-flows) first.
+
+        Raises:
+            RequestError: ``flow_id`` belongs to a run that is still going on.
+        """
+        with self._running_lock:
+            if flow_id is None:
+                flow_id = f"flow-{next(self._flow_seq)}"
+                while flow_id in self._running or self.states.load(flow_id=flow_id) is not None:
+                    flow_id = f"flow-{next(self._flow_seq)}"
+            elif flow_id in self._running:
+                raise RequestError(f"flow id {flow_id!r} is in use by a running flow")
+            else:
+                self.states.forget(flow_id)
+            self._running.add(flow_id)
+        return flow_id
 
     def dispatcher_step(self, state: FlowState | None, event: Event) -> Step:
         """One ``Dispatcher.step`` with this engine's results port.

@@ -25,8 +25,8 @@ One policy for backend trouble:
   was applied; the event is published again after a back-off delay (50 ms doubling to 2 s per
   flow, reset by the flow's next applied step), traced ``STORAGE_ISSUE``;
 * ``ConflictError`` (another writer saved the flow first): reload and step again, up to
-  ``MAX_CONFLICTS`` times, then publish the event again after the first back-off delay, traced
-  ``STATE_CONFLICT``.
+  ``MAX_CONFLICTS`` times, then publish the event again after the flow's back-off delay (the
+  same per-flow delay as above), traced ``STATE_CONFLICT``.
 """
 
 from __future__ import annotations

@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 from selinon_backends.ports import StoredFlow
 from selinon_core.dispatch.actions import Action
 from selinon_core.dispatch.events import FlowSummary
+from selinon_core.dispatch.pmap import PMap
 from selinon_core.dispatch.state import FlowState, flow_summary
 from selinon_core.errors import ConflictError, RequestError
 
 __all__ = ["MemoryStateStore"]
 
 _FINAL = ("succeeded", "failed")
+_stored = tuple.__new__
+_EMPTY: PMap[str, Any] = PMap()
 
 
 class MemoryStateStore:
-    """Flow states and outboxes in a dict; finished flows kept up to ``retention``.
+    """Flow states and outboxes in a dict; finished flows kept (compact) up to ``retention``.
 
     Saves are compare-and-set on ``FlowState.version`` under a lock, so several threads may
     apply events to different flows (and race on one flow safely).  A finished flow stays
     loadable (late or duplicate events find it, fallbacks read its errors) until ``retention``
-    newer flows have finished; then it is forgotten.
+    newer flows have finished; then it is forgotten.  A finished flow is kept compact: its
+    summary, and its final state without the node log (``log``, ``done`` and ``active`` empty;
+    status, errors, failures and counters kept).
 
     Args:
         retention: how many finished flows to keep (at least 1).
@@ -36,7 +42,8 @@ class MemoryStateStore:
         if retention < 1:
             raise ValueError("retention must be at least 1")
         self._flows: dict[str, StoredFlow] = {}
-        self._finished: deque[str] = deque()
+        self._finished: dict[str, None] = {}  # finished flow ids, oldest first
+        self._summaries: dict[str, FlowSummary] = {}
         self._retention = retention
         self._lock = threading.Lock()
 
@@ -60,19 +67,34 @@ class MemoryStateStore:
                 raise ConflictError(
                     f"flow {flow_id}: stored version {version}, expected {expected_version}"
                 )
-            self._flows[flow_id] = StoredFlow(
-                state, outbox if type(outbox) is tuple else tuple(outbox)
+            # tuple.__new__: a NamedTuple's own __new__ is a Python-level call (hot path)
+            self._flows[flow_id] = _stored(
+                StoredFlow, (state, outbox if type(outbox) is tuple else tuple(outbox))
             )
             if state.status in _FINAL:
-                self._retire(flow_id)
+                self._retire(flow_id, state)
 
-    def _retire(self, flow_id: str) -> None:
+    def _retire(self, flow_id: str, state: FlowState) -> None:
+        """Keep finished ``flow_id`` compact; forget the oldest finished flows beyond retention.
+
+        A finished flow's summary is computed once and its node log dropped from the state: a
+        finished flow only ignores late events and answers errors and summaries, and thousands
+        of retained node logs would slow every garbage collection of the process.
+        """
+        self._summaries[flow_id] = flow_summary(state)
+        stored = self._flows[flow_id]
+        self._flows[flow_id] = _stored(
+            StoredFlow, (replace(state, log=None, done=_EMPTY, active=_EMPTY), stored.outbox)
+        )
         finished = self._finished
-        finished.append(flow_id)
+        finished.pop(flow_id, None)
+        finished[flow_id] = None
         while len(finished) > self._retention:
-            old = finished.popleft()
-            stored = self._flows.get(old)
-            if stored is not None and stored.state.status in _FINAL:
+            old = next(iter(finished))
+            del finished[old]
+            self._summaries.pop(old, None)
+            gone = self._flows.get(old)
+            if gone is not None and gone.state.status in _FINAL:
                 del self._flows[old]
 
     def mark_published(self, *, flow_id: str, version: int) -> None:
@@ -97,9 +119,14 @@ class MemoryStateStore:
             prefix = flow_id + "."
             for key in [k for k in self._flows if k == flow_id or k.startswith(prefix)]:
                 del self._flows[key]
+                self._finished.pop(key, None)
+                self._summaries.pop(key, None)
 
     def summary(self, *, flow_id: str) -> FlowSummary | None:
         """The flow's summary as of its stored state."""
+        summary = self._summaries.get(flow_id)
+        if summary is not None:
+            return summary
         stored = self._flows.get(flow_id)
         return None if stored is None else flow_summary(stored.state)
 
