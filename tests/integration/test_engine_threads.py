@@ -183,11 +183,9 @@ def test_running_twice_with_the_same_flow_id_forgets_the_earlier_run() -> None:
     check_run(second, 2)
     assert [r.node_id for r in second.runs] == [r.node_id for r in first.runs]
     top = engine.states.load(flow_id="again")
-    sub = engine.states.load(flow_id=sub_id)
-    assert top is not None
-    assert sub is not None
+    assert top is not None  # kept: it recorded errors
     assert top.state.node_args == {"n": 2}  # the second run's states, not the first's
-    assert sub.state.node_args == {"n": 2}
+    assert engine.states.load(flow_id=sub_id) is None  # no error: dropped at the run's end
     check_errors(engine, second, 2)
 
 
@@ -229,3 +227,15 @@ def test_generated_flow_ids_skip_ids_that_explicit_runs_used() -> None:
     stored = engine.states.load(flow_id="flow-1")
     assert stored is not None
     assert stored.state.node_args == {"n": 1}
+
+
+def test_a_run_keeps_only_its_flows_with_errors() -> None:
+    engine = make_engine()
+    run = engine.run_flow("flow1", {"n": 3})
+    check_run(run, 3)
+    kept = {
+        flow_id
+        for flow_id in [run.flow_id, *(r.node_id for r in run.runs if r.kind == "flow")]
+        if engine.states.load(flow_id=flow_id) is not None
+    }
+    assert kept == {run.flow_id}  # the top flow recorded Boom's error; the sub-flow none

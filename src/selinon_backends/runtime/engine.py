@@ -163,6 +163,7 @@ class Engine:
         try:
             run.drain()
         finally:
+            run.tidy()
             with self._running_lock:
                 self._running.discard(flow_id)
         run.flow_run.duration = time.perf_counter() - started
@@ -218,7 +219,29 @@ class _Run:
         self.pool: ThreadPoolExecutor | None = None
         self.done: queue.SimpleQueue[tuple[RunTask, Outcome]] = queue.SimpleQueue()
         self.inflight = 0
-        self.shell = DispatchShell(
+        self.flow_ids = [flow_run.flow_id]
+
+    # ------------------------------------------------------------------ the loop
+
+    def tidy(self) -> None:
+        """Drop this run's finished flows that recorded no error from the engine's store.
+
+        Flows with errors stay (up to the store's retention) so that fallbacks of later runs
+        and ``engine.environment.error(task_id=...)`` can read them; nothing else reads a
+        finished in-process flow, and keeping every one would slow the garbage collector.
+        """
+        states = self.engine.states
+        for flow_id in self.flow_ids:
+            stored = states.load(flow_id=flow_id)
+            if stored is not None and not stored.state.errors:
+                states.discard(flow_id)
+
+    def drain(self) -> None:
+        """Run until no event, task or timer is left."""
+        engine = self.engine
+        # A local, not an attribute: the shell refers to this run (its publisher), and a
+        # reference cycle would leave every finished run to the garbage collector.
+        shell = DispatchShell(
             system=engine.system,
             dispatcher=engine._dispatcher,
             store=engine.states,
@@ -229,22 +252,17 @@ class _Run:
             tracer=engine.tracer,
             on_finish=self._flow_finished,
         )
-
-    # ------------------------------------------------------------------ the loop
-
-    def drain(self) -> None:
-        """Run until no event, task or timer is left."""
-        if self.engine.concurrency > 1:
-            self.pool = ThreadPoolExecutor(self.engine.concurrency, thread_name_prefix="selinon")
+        if engine.concurrency > 1:
+            self.pool = ThreadPoolExecutor(engine.concurrency, thread_name_prefix="selinon")
         try:
-            self._loop()
+            self._loop(shell.apply)
         finally:
             if self.pool is not None:
                 self.pool.shutdown(wait=True)
 
-    def _loop(self) -> None:
+    def _loop(self, apply: Callable[[Event], Any]) -> None:
         events, ready, timers = self.events, self.ready, self.timers
-        now, apply, start = self.now, self.shell.apply, self._start
+        now, start = self.now, self._start
         concurrency = self.engine.concurrency
         while True:
             if timers and timers[0][0] <= now():
@@ -321,6 +339,7 @@ class _Run:
     def _subflow_requested(self, request: FlowRequested) -> None:
         if request.flow_id in self.records:  # re-published after a deferral
             return
+        self.flow_ids.append(request.flow_id)
         self._record(
             NodeRun(
                 request.parent_flow_name or "",

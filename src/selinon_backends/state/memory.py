@@ -17,6 +17,8 @@ from selinon_core.errors import ConflictError, RequestError
 __all__ = ["MemoryStateStore"]
 
 _FINAL = ("succeeded", "failed")
+COMPACT_ABOVE = 64
+"""A finished flow that started more nodes than this is kept without its node log."""
 _stored = tuple.__new__
 _EMPTY: PMap[str, Any] = PMap()
 
@@ -27,24 +29,27 @@ class MemoryStateStore:
     Saves are compare-and-set on ``FlowState.version`` under a lock, so several threads may
     apply events to different flows (and race on one flow safely).  A finished flow stays
     loadable (late or duplicate events find it, fallbacks read its errors) until ``retention``
-    newer flows have finished; then it is forgotten.  A finished flow is kept compact: its
-    summary, and its final state without the node log (``log``, ``done`` and ``active`` empty;
-    status, errors, failures and counters kept).
+    newer flows have finished; then it is forgotten.  A finished flow of more than
+    ``compact_above`` nodes is kept compact: its summary, and its final state without the
+    node log (``log``, ``done`` and ``active`` empty; status, errors, failures and counters
+    kept).
 
     Args:
         retention: how many finished flows to keep (at least 1).
+        compact_above: keep finished flows that started more nodes than this compact.
     """
 
     durable = False
     """It dies with the process: the shell keeps no outbox here."""
 
-    def __init__(self, *, retention: int = 10_000) -> None:
+    def __init__(self, *, retention: int = 10_000, compact_above: int = COMPACT_ABOVE) -> None:
         if retention < 1:
             raise ValueError("retention must be at least 1")
         self._flows: dict[str, StoredFlow] = {}
         self._finished: dict[str, None] = {}  # finished flow ids, oldest first
         self._summaries: dict[str, FlowSummary] = {}
         self._retention = retention
+        self._compact_above = compact_above
         self._lock = threading.Lock()
 
     def load(self, *, flow_id: str) -> StoredFlow | None:
@@ -77,15 +82,17 @@ class MemoryStateStore:
     def _retire(self, flow_id: str, state: FlowState) -> None:
         """Keep finished ``flow_id`` compact; forget the oldest finished flows beyond retention.
 
-        A finished flow's summary is computed once and its node log dropped from the state: a
-        finished flow only ignores late events and answers errors and summaries, and thousands
-        of retained node logs would slow every garbage collection of the process.
+        A finished flow of more than ``compact_above`` nodes has its summary computed once
+        and its node log dropped from the state: a finished flow only ignores late events and
+        answers errors and summaries, and retained node logs would slow every garbage
+        collection of the process.  Smaller flows are kept as they are (cheaper than compacting).
         """
-        self._summaries[flow_id] = flow_summary(state)
-        stored = self._flows[flow_id]
-        self._flows[flow_id] = _stored(
-            StoredFlow, (replace(state, log=None, done=_EMPTY, active=_EMPTY), stored.outbox)
-        )
+        if state.seq > self._compact_above:
+            self._summaries[flow_id] = flow_summary(state)
+            stored = self._flows[flow_id]
+            self._flows[flow_id] = _stored(
+                StoredFlow, (replace(state, log=None, done=_EMPTY, active=_EMPTY), stored.outbox)
+            )
         finished = self._finished
         finished.pop(flow_id, None)
         finished[flow_id] = None
@@ -121,6 +128,15 @@ class MemoryStateStore:
                 del self._flows[key]
                 self._finished.pop(key, None)
                 self._summaries.pop(key, None)
+
+    def discard(self, flow_id: str) -> None:
+        """Drop finished flow ``flow_id`` now (not its sub-flows); running or unknown: no-op."""
+        with self._lock:
+            stored = self._flows.get(flow_id)
+            if stored is not None and stored.state.status in _FINAL:
+                del self._flows[flow_id]
+                self._finished.pop(flow_id, None)
+                self._summaries.pop(flow_id, None)
 
     def summary(self, *, flow_id: str) -> FlowSummary | None:
         """The flow's summary as of its stored state."""
