@@ -315,7 +315,7 @@ class _Run:
     def publish_task(self, *, task: RunTask, delay: float = 0.0) -> None:
         """Queue ``task`` to run (after ``delay`` on the timer heap)."""
         if task.task_id not in self.records:  # else: a retry of the same node
-            record = NodeRun(
+            record = NodeRun(  # positional: the hot path
                 task.flow_name,
                 task.flow_id,
                 task.task_name,
@@ -323,7 +323,11 @@ class _Run:
                 "task",
                 task.parent,
                 task.node_args,
-                nowait=task.nowait,
+                "scheduled",
+                None,
+                0,
+                None,
+                task.nowait,
             )
             self.records[task.task_id] = record
             self.flow_run.runs.append(record)
@@ -387,7 +391,7 @@ class _Run:
         if outcome.kind == "succeeded":
             record.status = "succeeded"
             result = outcome.result
-            if result is not None and self.worker.stores_results(action.task_name):
+            if result is not None and outcome.stored:
                 record.result = result
             event = effects.task_succeeded(action, at=self.now())
         elif outcome.kind == "retry":

@@ -95,6 +95,9 @@ class DispatchShell:
         self.on_finish = on_finish
         self._backoff: dict[str, float] = {}
         self._durable = store.durable
+        self._load = store.load  # bound once: the hot path
+        self._save = store.save
+        self._step = dispatcher.step
         self._queues: dict[str, str] = {
             name: flow.queue for name, flow in system.spec.flows.items()
         }
@@ -127,8 +130,7 @@ class DispatchShell:
 
     def _apply_once(self, event: Event) -> Step:
         flow_id = event.flow_id
-        store = self.store
-        stored = store.load(flow_id=flow_id)
+        stored = self._load(flow_id=flow_id)
         if stored is None:
             state = None
             expected = None
@@ -136,14 +138,13 @@ class DispatchShell:
             state = stored.state
             expected = state.version
             if stored.outbox:
-                self.publish(stored.outbox)
-                store.mark_published(flow_id=flow_id, version=expected)
-        step = self.dispatcher.step(state, event, self.results)
+                self._recover(flow_id, stored.outbox, expected)
+        step = self._step(state, event, self.results)
         new = step.state
         actions = step.actions
         outbox = actions if self._durable else ()
         if new is not state:
-            store.save(state=new, expected_version=expected, outbox=outbox)
+            self._save(state=new, expected_version=expected, outbox=outbox)
         if self._backoff:
             self._backoff.pop(flow_id, None)
         tracer = self.tracer
@@ -153,8 +154,13 @@ class DispatchShell:
         if actions:
             self.publish(actions)
             if outbox:
-                store.mark_published(flow_id=flow_id, version=new.version)
+                self.store.mark_published(flow_id=flow_id, version=new.version)
         return step
+
+    def _recover(self, flow_id: str, outbox: tuple[Action, ...], version: int) -> None:
+        """Publish an outbox saved before a crash, then mark it published (at least once)."""
+        self.publish(outbox)
+        self.store.mark_published(flow_id=flow_id, version=version)
 
     def publish(self, actions: tuple[Action, ...]) -> None:
         """Carry out ``actions``: publish task runs and the events they lead to."""

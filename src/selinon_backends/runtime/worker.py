@@ -58,6 +58,7 @@ class Outcome:
         counted: whether the retry counts against ``max_retry`` (not for ``self.retry()``).
         error: the exception (``retry`` and ``failed``).
         trace: trace events produced, in order (empty when tracing is off).
+        stored: whether the result was written to the task's storage (``succeeded`` only).
     """
 
     kind: Literal["succeeded", "retry", "failed"]
@@ -66,6 +67,7 @@ class Outcome:
     counted: bool = True
     error: BaseException | None = None
     trace: list[TraceEvent] = field(default_factory=list)
+    stored: bool = False
 
 
 class Worker:
@@ -124,7 +126,7 @@ class Worker:
             result = self._run(spec, action)
             if type(result) not in _PLAIN or spec.output_schema is not None:
                 self._validate(spec, result)
-            self._store(spec, action, result, trace)
+            stored = self._store(spec, action, result, trace)
         except RetryRequested as exc:
             self._trace(trace, TraceName.TASK_RETRY, action, user_retry=True, retried_count=attempt)
             return Outcome("retry", countdown=exc.countdown, counted=False, error=exc, trace=trace)
@@ -132,7 +134,7 @@ class Worker:
             return self._failed(spec, action, attempt, exc, trace)
         if self.tracing:
             self._trace(trace, TraceName.TASK_END, action)
-        return Outcome("succeeded", result, trace=trace)
+        return Outcome("succeeded", result, trace=trace, stored=stored)
 
     def _task_class(self, spec: TaskSpec) -> type[SelinonTask]:
         cls = self._classes.get(spec.name)
@@ -197,13 +199,16 @@ class Worker:
             "directory, then from the directory of each configuration file)"
         )
 
-    def _store(self, spec: TaskSpec, action: RunTask, result: Any, trace: list[TraceEvent]) -> None:
-        if self.stores_results(spec.name):
+    def _store(self, spec: TaskSpec, action: RunTask, result: Any, trace: list[TraceEvent]) -> bool:
+        """Write ``result`` to the task's storage; whether it has one (and so was written)."""
+        if self._stores.get(spec.name) or self.stores_results(spec.name):
             self._results.store(
                 action.node_args, action.flow_name, action.task_name, action.task_id, result
             )
-        elif result is not None:
+            return True
+        if result is not None:
             self._trace(trace, TraceName.TASK_DISCARD_RESULT, action)
+        return False
 
     def _failed(
         self, spec: TaskSpec, action: RunTask, attempt: int, exc: Exception, trace: list[TraceEvent]
