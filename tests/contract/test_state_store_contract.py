@@ -564,6 +564,10 @@ class TestMemoryStateStoreExtras:
         for state, actions in played[FLOW_ID]:
             store.save(state=state, expected_version=expected, outbox=actions)
             expected = state.version
+        loaded = store.load(flow_id=FLOW_ID)
+        assert loaded is not None
+        assert loaded.state.to_dict() == final.to_dict()  # compacted per batch, not at once
+        store.compact()
         stored = store.load(flow_id=FLOW_ID)
         assert stored is not None
         if compact_above == 0:

@@ -230,11 +230,9 @@ class _Run:
         and ``engine.environment.error(task_id=...)`` can read them; nothing else reads a
         finished in-process flow, and keeping every one would slow the garbage collector.
         """
-        states = self.engine.states
+        discard = self.engine.states.discard
         for flow_id in self.flow_ids:
-            stored = states.load(flow_id=flow_id)
-            if stored is not None and not stored.state.errors:
-                states.discard(flow_id)
+            discard(flow_id, keep_errors=True)
 
     def drain(self) -> None:
         """Run until no event, task or timer is left."""

@@ -31,7 +31,9 @@ One policy for backend trouble:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from selinon_backends.ports import Clock, FlowStateStore, Publisher, ResultStore, SlotStore
@@ -43,7 +45,7 @@ from selinon_core.dispatch.events import Event, FlowRequested
 from selinon_core.errors import ConflictError, TransientBackendError, describe_error
 from selinon_core.trace import TraceEvent, TraceName
 
-__all__ = ["BACKOFF_MAX", "BACKOFF_START", "MAX_CONFLICTS", "DispatchShell"]
+__all__ = ["BACKOFF_MAX", "BACKOFF_START", "MAX_CONFLICTS", "DispatchShell", "dispatcher_queues"]
 
 BACKOFF_START = 0.05
 """First delay (seconds) before an event that met a transient backend error is applied again."""
@@ -53,6 +55,12 @@ MAX_CONFLICTS = 5
 """Reloads after lost compare-and-sets before the event is re-published with a delay."""
 
 Tracer = Callable[[TraceEvent], Any]
+
+
+@functools.lru_cache(maxsize=16)
+def dispatcher_queues(system: System) -> Mapping[str, str]:
+    """Flow name -> its dispatcher queue (computed once per System)."""
+    return MappingProxyType({name: flow.queue for name, flow in system.spec.flows.items()})
 
 
 class DispatchShell:
@@ -98,9 +106,8 @@ class DispatchShell:
         self._load = store.load  # bound once: the hot path
         self._save = store.save
         self._step = dispatcher.step
-        self._queues: dict[str, str] = {
-            name: flow.queue for name, flow in system.spec.flows.items()
-        }
+        self._publish_task = publisher.publish_task
+        self._queues = dispatcher_queues(system)
 
     def apply(self, event: Event) -> Step | None:
         """Apply ``event`` to its flow; ``None`` when it was deferred (see the module doc).
@@ -152,7 +159,11 @@ class DispatchShell:
             for trace in step.trace:
                 tracer(trace)
         if actions:
-            self.publish(actions)
+            first = actions[0]
+            if len(actions) == 1 and type(first) is RunTask and not first.throttle_s:
+                self._publish_task(task=first)  # the common case, without the loop
+            else:
+                self.publish(actions)
             if outbox:
                 self.store.mark_published(flow_id=flow_id, version=new.version)
         return step

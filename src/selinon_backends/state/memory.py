@@ -19,6 +19,8 @@ __all__ = ["MemoryStateStore"]
 _FINAL = ("succeeded", "failed")
 COMPACT_ABOVE = 64
 """A finished flow that started more nodes than this is kept without its node log."""
+COMPACT_BATCH = 32
+"""Large finished flows are compacted in batches of this many."""
 _stored = tuple.__new__
 _EMPTY: PMap[str, Any] = PMap()
 
@@ -30,9 +32,9 @@ class MemoryStateStore:
     apply events to different flows (and race on one flow safely).  A finished flow stays
     loadable (late or duplicate events find it, fallbacks read its errors) until ``retention``
     newer flows have finished; then it is forgotten.  A finished flow of more than
-    ``compact_above`` nodes is kept compact: its summary, and its final state without the
-    node log (``log``, ``done`` and ``active`` empty; status, errors, failures and counters
-    kept).
+    ``compact_above`` nodes is compacted (in batches, or by :meth:`compact`): its summary
+    is kept, and its final state without the node log (``log``, ``done`` and ``active``
+    empty; status, errors, failures and counters kept).
 
     Args:
         retention: how many finished flows to keep (at least 1).
@@ -48,6 +50,7 @@ class MemoryStateStore:
         self._flows: dict[str, StoredFlow] = {}
         self._finished: dict[str, None] = {}  # finished flow ids, oldest first
         self._summaries: dict[str, FlowSummary] = {}
+        self._to_compact: list[str] = []
         self._retention = retention
         self._compact_above = compact_above
         self._lock = threading.Lock()
@@ -80,19 +83,11 @@ class MemoryStateStore:
                 self._retire(flow_id, state)
 
     def _retire(self, flow_id: str, state: FlowState) -> None:
-        """Keep finished ``flow_id`` compact; forget the oldest finished flows beyond retention.
-
-        A finished flow of more than ``compact_above`` nodes has its summary computed once
-        and its node log dropped from the state: a finished flow only ignores late events and
-        answers errors and summaries, and retained node logs would slow every garbage
-        collection of the process.  Smaller flows are kept as they are (cheaper than compacting).
-        """
+        """Count ``flow_id`` as the newest finished flow; forget the oldest beyond retention."""
         if state.seq > self._compact_above:
-            self._summaries[flow_id] = flow_summary(state)
-            stored = self._flows[flow_id]
-            self._flows[flow_id] = _stored(
-                StoredFlow, (replace(state, log=None, done=_EMPTY, active=_EMPTY), stored.outbox)
-            )
+            self._to_compact.append(flow_id)
+            if len(self._to_compact) >= COMPACT_BATCH:
+                self._compact_pending()  # under the lock already
         finished = self._finished
         finished.pop(flow_id, None)
         finished[flow_id] = None
@@ -103,6 +98,28 @@ class MemoryStateStore:
             gone = self._flows.get(old)
             if gone is not None and gone.state.status in _FINAL:
                 del self._flows[old]
+
+    def compact(self) -> None:
+        """Drop the node logs of the large finished flows still kept, keeping their summaries.
+
+        A finished flow only ignores late events and answers errors and summaries, and
+        retained node logs would slow every garbage collection of the process.  It runs per
+        batch of :data:`COMPACT_BATCH` flows, so flows dropped soon after they finish (the
+        in-process engine drops error-free ones at the end of a run) cost nothing.
+        """
+        with self._lock:
+            self._compact_pending()
+
+    def _compact_pending(self) -> None:
+        for flow_id in self._to_compact:
+            stored = self._flows.get(flow_id)
+            if stored is None or stored.state.status not in _FINAL or stored.state.log is None:
+                continue
+            state = stored.state
+            self._summaries[flow_id] = flow_summary(state)
+            compact = replace(state, log=None, done=_EMPTY, active=_EMPTY)
+            self._flows[flow_id] = _stored(StoredFlow, (compact, stored.outbox))
+        self._to_compact.clear()
 
     def mark_published(self, *, flow_id: str, version: int) -> None:
         """Empty the outbox saved with ``version``."""
@@ -129,11 +146,18 @@ class MemoryStateStore:
                 self._finished.pop(key, None)
                 self._summaries.pop(key, None)
 
-    def discard(self, flow_id: str) -> None:
-        """Drop finished flow ``flow_id`` now (not its sub-flows); running or unknown: no-op."""
+    def discard(self, flow_id: str, *, keep_errors: bool = False) -> None:
+        """Drop finished flow ``flow_id`` now (not its sub-flows); running or unknown: no-op.
+
+        With ``keep_errors`` a flow that recorded failed tasks' errors is kept.
+        """
         with self._lock:
             stored = self._flows.get(flow_id)
-            if stored is not None and stored.state.status in _FINAL:
+            if (
+                stored is not None
+                and stored.state.status in _FINAL
+                and not (keep_errors and stored.state.errors)
+            ):
                 del self._flows[flow_id]
                 self._finished.pop(flow_id, None)
                 self._summaries.pop(flow_id, None)
