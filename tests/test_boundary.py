@@ -298,3 +298,45 @@ def test_old_import_paths_reexport_the_moved_names(name: str) -> None:
     assert shared, name
     for public in shared:
         assert getattr(old, public) is getattr(new, public)
+
+
+# --------------------------------------------------------------------------- effects, once
+
+EVENT_CLASSES = frozenset(
+    {"FlowRequested", "NodeSucceeded", "NodeFailed", "SubflowFinished", "SubflowFailed", "TimerDue"}
+)
+EVENT_FACTORIES = {
+    # module: event classes it may construct (and why)
+    "selinon_core.dispatch.effects": EVENT_CLASSES,  # the one translation
+    "selinon_core.dispatch.wire": EVENT_CLASSES,  # decoding
+    "selinon_core.dispatch.events": EVENT_CLASSES,  # the definitions
+    "selinon_backends.runtime.engine": {"FlowRequested"},  # the top-level request of a run
+    "selinon_core.testing": {"FlowRequested"},  # the top-level request of a simulation
+}
+
+
+def event_constructions(source: str) -> Iterator[tuple[str, int]]:
+    """Calls of an event class by name (``NodeSucceeded(...)``), with their line numbers."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name in EVENT_CLASSES:
+                yield name, node.lineno
+
+
+def test_event_constructions_are_found() -> None:
+    source = "a = NodeSucceeded(f, n, t)\nb = events.TimerDue(f, i, t)\nc = RunTask()"
+    assert list(event_constructions(source)) == [("NodeSucceeded", 1), ("TimerDue", 2)]
+
+
+def test_actions_and_outcomes_become_events_only_in_effects() -> None:
+    """The translation (action or task outcome -> next event) is written once: ``effects``."""
+    found = [
+        f"{module}:{line}: builds {name}"
+        for package in (CORE, ROOT / "src" / "selinon_backends")
+        for module, path in _modules_of(package)
+        for name, line in event_constructions(path.read_text(encoding="utf-8"))
+        if name not in EVENT_FACTORIES.get(module, ())
+    ]
+    assert found == []
