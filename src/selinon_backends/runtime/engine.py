@@ -400,7 +400,7 @@ class _Run:
         else:
             record.status = "failed"
             summary = error_summary(outcome.error)
-            record.error = f"{summary.type}: {summary.message}"
+            record.error = summary.describe()
             event = effects.task_failed(action, at=self.now(), error=summary)
         if event is not None:
             self.events.append(event)

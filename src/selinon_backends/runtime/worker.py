@@ -29,7 +29,7 @@ from selinon_core.config.spec import TaskSpec
 from selinon_core.config.system import System
 from selinon_core.dispatch.actions import RunTask
 from selinon_core.dispatch.retry import TaskFailureKind, decide_task_retry
-from selinon_core.errors import FatalTaskError, RetryRequested, SpecError
+from selinon_core.errors import FatalTaskError, RetryRequested, SpecError, describe_error
 from selinon_core.task import SelinonTask, TaskEnvironment
 from selinon_core.trace import TraceEvent, TraceName
 
@@ -213,7 +213,7 @@ class Worker:
     def _failed(
         self, spec: TaskSpec, action: RunTask, attempt: int, exc: Exception, trace: list[TraceEvent]
     ) -> Outcome:
-        what = f"{type(exc).__name__}: {exc}"
+        what = describe_error(exc)
         if isinstance(exc, TaskTimeout):
             self._trace(trace, TraceName.TASK_TIMEOUT, action, timeout=spec.timeout)
         failure: TaskFailureKind = "error"

@@ -56,6 +56,10 @@ class ErrorSummary:
     message: str
     traceback: str | None = None
 
+    def describe(self) -> str:
+        """``"Type: message"``, as :func:`selinon_core.errors.describe_error` writes it."""
+        return f"{self.type}: {self.message}"
+
 
 @dataclass(frozen=True, slots=True)
 class FlowRequested:
