@@ -36,6 +36,8 @@ from selinon_core.trace import TraceEvent, TraceName
 __all__ = ["Outcome", "TaskTimeout", "Worker"]
 
 _PLAIN = (type(None), bool, int, float, str)
+_NO_TRACE: list[TraceEvent] = []
+"""The trace list of every outcome while tracing is off (never appended to)."""
 _PLAIN_DEPTH = 4
 
 
@@ -119,7 +121,7 @@ class Worker:
     def execute(self, action: RunTask, attempt: int) -> Outcome:
         """Run the task of ``action``; ``attempt`` counts earlier failed attempts (retries)."""
         spec = self._specs.get(action.task_name) or self.spec(action.task_name)
-        trace: list[TraceEvent] = []
+        trace: list[TraceEvent] = [] if self.tracing else _NO_TRACE  # _trace() appends if tracing
         if self.tracing:
             self._trace(trace, TraceName.TASK_START, action)
         try:
@@ -134,7 +136,7 @@ class Worker:
             return self._failed(spec, action, attempt, exc, trace)
         if self.tracing:
             self._trace(trace, TraceName.TASK_END, action)
-        return Outcome("succeeded", result, trace=trace, stored=stored)
+        return Outcome("succeeded", result, 0.0, True, None, trace, stored)  # positional: hot
 
     def _task_class(self, spec: TaskSpec) -> type[SelinonTask]:
         cls = self._classes.get(spec.name)
