@@ -116,17 +116,10 @@ class DispatchShell:
             UnknownFlowError, InvalidTransition: the event cannot apply to any flow (a bug or
                 a message for another configuration); the transport dead-letters it.
         """
-        try:
-            return self._apply_once(event)
-        except ConflictError:
-            pass
-        except TransientBackendError as exc:
-            self._defer(event, TraceName.STORAGE_ISSUE, describe_error(exc))
-            return None
-        for _ in range(MAX_CONFLICTS - 1):  # another writer won: reload and step again
+        for _ in range(MAX_CONFLICTS):
             try:
                 return self._apply_once(event)
-            except ConflictError:
+            except ConflictError:  # another writer won: reload and step again
                 continue
             except TransientBackendError as exc:
                 self._defer(event, TraceName.STORAGE_ISSUE, describe_error(exc))
