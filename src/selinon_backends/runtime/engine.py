@@ -156,14 +156,16 @@ class Engine:
         self._check_flow(flow_name)
         flow_id = self._claim(flow_id)
         started = time.perf_counter()
-        run = _Run(self, FlowRun(flow_name, flow_id, node_args))
-        run.events.append(
-            FlowRequested(flow_id, flow_name, self.clock.now(), node_args, selective=plan)
-        )
         try:
-            run.drain()
+            run = _Run(self, FlowRun(flow_name, flow_id, node_args))
+            run.events.append(
+                FlowRequested(flow_id, flow_name, self.clock.now(), node_args, selective=plan)
+            )
+            try:
+                run.drain()
+            finally:
+                run.tidy()
         finally:
-            run.tidy()
             with self._running_lock:
                 self._running.discard(flow_id)
         run.flow_run.duration = time.perf_counter() - started
