@@ -116,10 +116,21 @@ class DispatchShell:
             UnknownFlowError, InvalidTransition: the event cannot apply to any flow (a bug or
                 a message for another configuration); the transport dead-letters it.
         """
-        for _ in range(MAX_CONFLICTS):
+        try:  # the common case: one pass
+            return self._apply_once(event)
+        except ConflictError:
+            return self._reapply(event)
+        except TransientBackendError as exc:
+            self._defer(event, TraceName.STORAGE_ISSUE, describe_error(exc))
+            return None
+
+    def _reapply(self, event: Event) -> Step | None:
+        """Another writer won the compare-and-set: reload and step again, a bounded number of
+        times, then defer the event."""
+        for _ in range(MAX_CONFLICTS - 1):
             try:
                 return self._apply_once(event)
-            except ConflictError:  # another writer won: reload and step again
+            except ConflictError:
                 continue
             except TransientBackendError as exc:
                 self._defer(event, TraceName.STORAGE_ISSUE, describe_error(exc))
