@@ -75,6 +75,7 @@ class TraceName(StrEnum):
     EVENT_IGNORED = "EVENT_IGNORED"
     TASK_TIMEOUT = "TASK_TIMEOUT"
     STATE_CONFLICT = "STATE_CONFLICT"
+    MESSAGE_DEAD_LETTERED = "MESSAGE_DEAD_LETTERED"
 
 
 WARNING_EVENTS: frozenset[TraceName] = frozenset(
@@ -98,6 +99,7 @@ WARNING_EVENTS: frozenset[TraceName] = frozenset(
         TraceName.EVENT_IGNORED,
         TraceName.TASK_TIMEOUT,
         TraceName.STATE_CONFLICT,
+        TraceName.MESSAGE_DEAD_LETTERED,
     }
 )
 
