@@ -54,6 +54,8 @@ def broker_connection(url: str, *, transport_options: dict[str, Any] | None = No
     scheme = url.partition("://")[0].lower()
     if scheme in ("amqp", "pyamqp", "amqps"):
         options.setdefault("confirm_publish", True)
+    elif scheme == "memory":  # one process (tests): poll the in-memory queues often
+        options.setdefault("polling_interval", 0.002)
     return Connection(url, transport_options=options, heartbeat=0)  # type: ignore[no-untyped-call]
 
 
