@@ -25,6 +25,8 @@ back to the broker.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -83,6 +85,24 @@ def worker_queues(
     return sorted(chosen)
 
 
+FAILPOINTS_ENV = "SELINON_TEST_FAILPOINTS"
+"""Crash-test hook: ``NAME=FILE[,NAME=FILE]``; the process kills itself (SIGKILL) at point
+``NAME`` unless ``FILE`` exists, creating it first (so a restarted worker goes on)."""
+
+
+def failpoint(name: str) -> None:
+    """Die here, the first time, when the crash tests armed point ``name``."""
+    armed = os.environ.get(FAILPOINTS_ENV)
+    if not armed:
+        return
+    for item in armed.split(","):
+        point, _, marker = item.partition("=")
+        if point == name and marker and not os.path.exists(marker):
+            with open(marker, "w", encoding="utf-8") as handle:
+                handle.write(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
 class _JournalingPublisher(KombuPublisher):
     """The shell's publisher: also journals each task and sub-flow it starts."""
 
@@ -92,6 +112,7 @@ class _JournalingPublisher(KombuPublisher):
 
     def publish_task(self, *, task: RunTask, delay: float = 0.0, retries: int = 0) -> None:
         """Journal the task's start, then publish it."""
+        failpoint("before-publish")  # the state and its outbox are saved, nothing published
         entry = start_entry(
             flow_name=task.flow_name,
             flow_id=task.flow_id,
@@ -318,6 +339,7 @@ class _Handler:
                 self._task(payload, decoded.retries)
             else:
                 event = with_summary(payload, self.worker.backends.states)
+                failpoint("before-apply")
                 self.shell.apply(event)
         except (DispatchError, WireError) as exc:
             self._poison(message, raw, queue, describe_error(exc))
