@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -40,6 +41,7 @@ __all__ = [
     "RABBITMQ_URL",
     "REDIS_URL",
     "MotoS3",
+    "PrivateRabbitMQ",
     "PrivateRedisServer",
     "free_port",
     "in_ci",
@@ -226,6 +228,119 @@ class PrivateRedisServer:
             proc.wait(timeout=10)
 
     def __enter__(self) -> PrivateRedisServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self._dir.cleanup()
+
+
+def _alive(pid: int | None) -> bool:
+    """Whether process ``pid`` still exists (``None``: unknown, so no)."""
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class PrivateRabbitMQ:
+    """A throw-away RabbitMQ node on free loopback ports that a test may stop and restart.
+
+    Its data (durable queues, persistent messages) lives in a temporary directory and survives
+    :meth:`stop`/:meth:`start`, as on a real server; the directory is removed on exit.  The node
+    is its own process group, stopped by its id only.  Skips (fails in CI) when
+    ``rabbitmq-server`` is not installed.
+    """
+
+    def __init__(self) -> None:
+        binary = shutil.which("rabbitmq-server") or (
+            "/usr/sbin/rabbitmq-server" if Path("/usr/sbin/rabbitmq-server").exists() else None
+        )
+        if binary is None:
+            service_unavailable("rabbitmq-server is not installed (needed for broker restarts)")
+        self.binary = binary
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.name = f"selinon-test-{uuid.uuid4().hex[:8]}@localhost"
+        self._dir = tempfile.TemporaryDirectory(prefix="selinon-rabbitmq-")
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """``amqp://guest:guest@127.0.0.1:<port>//``."""
+        return f"amqp://guest:guest@{LOOPBACK}:{self.port}//"
+
+    def _env(self) -> dict[str, str]:
+        base = Path(self._dir.name)
+        return {
+            **os.environ,
+            "HOME": str(base),
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_NODE_IP_ADDRESS": LOOPBACK,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(base / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"),
+            "RABBITMQ_PID_FILE": str(base / "pid"),
+            "RABBITMQ_FEATURE_FLAGS_FILE": str(base / "feature_flags"),
+            "RABBITMQ_PLUGINS_EXPAND_DIR": str(base / "plugins-expand"),
+            "RABBITMQ_QUORUM_DIR": str(base / "quorum"),
+            "RABBITMQ_STREAM_DIR": str(base / "stream"),
+        }
+
+    def start(self) -> None:
+        """Start the node and wait (up to a minute) until it accepts AMQP connections."""
+        base = Path(self._dir.name)
+        for sub in ("mnesia", "log"):
+            (base / sub).mkdir(exist_ok=True)
+        (base / "enabled_plugins").write_text("[].\n")
+        (base / "rabbitmq.conf").write_text(f"listeners.tcp.default = {LOOPBACK}:{self.port}\n")
+        if os.geteuid() == 0:  # the server script runs the node as the rabbitmq user
+            subprocess.run(["chown", "-R", "rabbitmq:rabbitmq", str(base)], check=False)
+        self._proc = subprocess.Popen(
+            [self.binary],
+            env=self._env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        _wait_for_port(LOOPBACK, self.port, 60.0)
+
+    def stop(self) -> None:
+        """Stop the node: SIGTERM to its process group (found through its pid file), then wait.
+
+        The server script runs the node in a session of its own, so the node is found by the
+        pid it writes, not as a child; SIGKILL after 20 s.
+        """
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        groups = {proc.pid}
+        node = None
+        with contextlib.suppress(OSError, ValueError):
+            node = int((Path(self._dir.name) / "pid").read_text().strip())
+            groups.add(os.getpgid(node))
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for group in groups:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(group, sig)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and _alive(node):
+                time.sleep(0.1)
+            if not _alive(node):
+                break
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+
+    def __enter__(self) -> PrivateRabbitMQ:
         self.start()
         return self
 

@@ -22,12 +22,21 @@ from typing import Any
 
 import pytest
 from kombu_support import normalized
+from tests.services import (
+    POSTGRES_DSN,
+    RABBITMQ_URL,
+    REDIS_URL,
+    PrivateRabbitMQ,
+    PrivateRedisServer,
+    require_postgres,
+    require_rabbitmq,
+    require_redis,
+)
 
 from selinon_backends.kombu import Client
 from selinon_backends.kombu.transport import broker_connection, kombu_queue
 from selinon_backends.runtime.report import FlowRun, NodeRun
 from selinon_core.config.loader import load_system
-from tests.services import POSTGRES_DSN, RABBITMQ_URL, REDIS_URL, require_postgres, require_rabbitmq, require_redis
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -124,12 +133,28 @@ class Deployment:
         self.workers: list[subprocess.Popen[bytes]] = []
 
     def cli(self, *args: str) -> list[str]:
-        return [sys.executable, "-c", "from selinon_backends.cli import main; raise SystemExit(main())", *args]
+        return [
+            sys.executable,
+            "-c",
+            "from selinon_backends.cli import main; raise SystemExit(main())",
+            *args,
+        ]
 
     def common(self) -> list[str]:
-        return ["-n", str(self.nodes), "-f", str(self.flows), "--broker", self.broker, "--state-store", self.store]
+        return [
+            "-n",
+            str(self.nodes),
+            "-f",
+            str(self.flows),
+            "--broker",
+            self.broker,
+            "--state-store",
+            self.store,
+        ]
 
-    def start_worker(self, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, *extra: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = (self.tmp / f"worker-{len(self.workers)}.log").open("wb")
         process = subprocess.Popen(
             self.cli("worker", *self.common(), "--visibility-timeout", "3", *extra),
@@ -176,7 +201,9 @@ class Deployment:
                 kombu_queue(f"{self.queue}.{suffix}")(channel).delete()
 
     def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.tmp.glob("worker-*.log")))
+        return "\n".join(
+            p.read_text(errors="replace") for p in sorted(self.tmp.glob("worker-*.log"))
+        )
 
 
 @contextmanager
@@ -226,11 +253,23 @@ def test_two_workers_give_the_in_process_report(tmp_path: Path, combo: str) -> N
         assert report["status"] == "succeeded"
         assert normalized(_from_report(report)) == normalized(expected)
         names = sorted(r["node_name"] for r in report["runs"])
-        assert names == ["Add", "Boom", "Echo", "Noop", "Noop", "Noop", "Noop", "Noop", "ParentError", "sub"]
+        assert names == [
+            "Add",
+            "Boom",
+            "Echo",
+            "Noop",
+            "Noop",
+            "Noop",
+            "Noop",
+            "Noop",
+            "ParentError",
+            "sub",
+        ]
 
         # Retries through the delay store: FlakyFile fails twice, then succeeds.
         counter = tmp_path / "counter"
-        retried = dep.run("--flow-name", "retrying", "--node-args", json.dumps({"counter": str(counter)}),
+        counter_args = json.dumps({"counter": str(counter)})
+        retried = dep.run("--flow-name", "retrying", "--node-args", counter_args,
                           "--wait", "--timeout", "60", "--report", "-")  # fmt: skip
         assert retried.returncode == 0, retried.stderr + dep.logs()
         [node] = json.loads(retried.stdout)["runs"]
@@ -304,3 +343,49 @@ def test_dispatcher_killed_around_a_step_the_flow_completes(tmp_path: Path, poin
         assert sorted(r.node_name for r in done.runs) == [
             "Add", "Boom", "Echo", "Noop", "Noop", "Noop", "Noop", "ParentError", "sub",
         ]  # fmt: skip
+
+
+def _restart_during_a_task(dep: Deployment, tmp_path: Path, restart: Any) -> None:
+    dep.start_worker()
+    marker = tmp_path / "marker"
+    with dep.client() as client:
+        flow_id = client.run_flow("slow", {"marker": str(marker), "sleep": 1.0})
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), dep.logs()
+        restart()  # the broker goes away while Marker runs, and comes back
+        done = client.wait(flow_id, timeout=90)
+    assert done.status == "succeeded", dep.logs()
+    assert sorted(r.node_name for r in done.runs) == ["Marker", "Noop"]
+
+
+def test_redis_broker_restart_during_a_flow(tmp_path: Path) -> None:
+    require_redis()
+    with PrivateRedisServer() as server:
+        dep = Deployment(tmp_path, server.url, server.url)
+        try:
+
+            def restart() -> None:
+                server.stop()
+                time.sleep(1.0)
+                server.start()
+
+            _restart_during_a_task(dep, tmp_path, restart)
+        finally:
+            dep.stop()
+
+
+def test_rabbitmq_restart_during_a_flow(tmp_path: Path) -> None:
+    require_redis()
+    with PrivateRabbitMQ() as server:
+        dep = Deployment(tmp_path, server.url, REDIS_URL)
+        try:
+
+            def restart() -> None:
+                server.stop()
+                server.start()
+
+            _restart_during_a_task(dep, tmp_path, restart)
+        finally:
+            dep.stop()
