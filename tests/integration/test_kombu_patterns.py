@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from kombu_support import in_process, make_queued_system, normalized
 
 from selinon_backends.distributed import messages
+from selinon_backends.distributed.journal import MemoryJournal
 from selinon_backends.kombu.transport import DEAD_LETTER_QUEUE, broker_connection, kombu_queue
 from selinon_backends.runtime import Engine
 from selinon_core.dispatch.actions import RunTask
@@ -125,6 +127,14 @@ PATTERNS: dict[str, tuple[dict[str, Any], Any, dict[str, Any]]] = {
         {"n": 3},
         {"Noop": {"throttling": {"seconds": 0.05}}},
     ),
+    "large-parent": (  # Noop's parent names 60 Echo ids: it travels by reference
+        {
+            "flow1": edges(([], "flow2"), ("flow2", "Noop"), propagate_finished=True),
+            "flow2": {"edges": [{"from": [], "to": "Echo", "foreach": FOREACH}]},
+        },
+        {"n": 60},
+        {},
+    ),
     "bad-results": (
         {
             "flow1": edges(
@@ -225,6 +235,17 @@ def test_messages_stay_small_and_leave_subflow_summaries_out() -> None:
     packed = messages.pack(task, retries=3)
     assert messages.unpack(packed) == messages.Message(task, 3)
     assert len(packed) < 2048
+    parent = {"Noop": [f"{'f' * 32}.{i}" for i in range(10_000)]}
+    join = RunTask("f" * 32, "flow", "Join", "f" * 32 + ".10001", {"k": "v"}, parent, "q")
+    assert messages.parent_is_large(join)
+    by_ref = messages.pack(join, parent_ref=True)
+    assert len(by_ref) < 2048
+    assert messages.unpack(by_ref) == messages.Message(replace(join, parent={}), 0, True)
+    journal = MemoryJournal()
+    with pytest.raises(WireError, match="not in the run journal"):
+        messages.with_parent(messages.unpack(by_ref).payload, journal)
+    journal.write(root="f" * 32, entries={f"s:{join.task_id}": {"parent": parent}})
+    assert messages.with_parent(messages.unpack(by_ref).payload, journal) == join
     for bad in (b"[]", b'{"m": {}, "x": 1}', b'{"m": {}, "r": -1}'):
         with pytest.raises(WireError):
             messages.unpack(bad)

@@ -55,6 +55,10 @@ class Journal(Protocol):
         """Every entry of the record of ``root`` (empty when unknown or expired)."""
         ...
 
+    def get(self, *, root: str, key: str) -> dict[str, Any] | None:
+        """One entry of the record of ``root`` (``None`` when absent)."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...
@@ -78,6 +82,11 @@ class MemoryJournal:
         """The entries of ``root``."""
         with self._lock:
             return dict(self._records.get(root, {}))
+
+    def get(self, *, root: str, key: str) -> dict[str, Any] | None:
+        """One entry of ``root``."""
+        with self._lock:
+            return self._records.get(root, {}).get(key)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -114,6 +123,12 @@ class RedisJournal:
         with redis_errors(what=self._what):
             raw = self._client.hgetall(self._key(root))
         return {_text(k): json.loads(v) for k, v in raw.items()}
+
+    def get(self, *, root: str, key: str) -> dict[str, Any] | None:
+        """HGET of one entry."""
+        with redis_errors(what=self._what):
+            raw = self._client.hget(self._key(root), key)
+        return None if raw is None else dict(json.loads(raw))
 
     def close(self) -> None:
         """Close the client's pool."""
@@ -171,6 +186,14 @@ class PostgresJournal:
                 f"SELECT field, value FROM {self._table} WHERE root = %s", (root,)
             ).fetchall()
         return {field: json.loads(value) for field, value in rows}
+
+    def get(self, *, root: str, key: str) -> dict[str, Any] | None:
+        """One entry of ``root``."""
+        with postgresql_errors(what=self._what), self._pool.connection() as conn:
+            row = conn.execute(
+                f"SELECT value FROM {self._table} WHERE root = %s AND field = %s", (root, key)
+            ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
 
     def drop(self) -> None:
         """Drop the table (tests)."""

@@ -20,7 +20,7 @@ from kombu.entity import Exchange, Queue
 from kombu.messaging import Producer
 
 from selinon_backends.distributed.delays import DelayStore
-from selinon_backends.distributed.messages import pack
+from selinon_backends.distributed.messages import pack, parent_is_large
 from selinon_backends.ports import Clock
 from selinon_core.dispatch.actions import RunTask
 from selinon_core.dispatch.events import Event
@@ -135,7 +135,7 @@ class KombuPublisher:
 
     def publish_event(self, *, event: Event, queue: str, delay: float = 0.0) -> None:
         """Deliver ``event`` to the dispatchers of ``queue``."""
-        body = pack(event)
+        body = pack(event, parent_ref=parent_is_large(event))
         if delay > 0:
             self.send_later(queue, body, delay)
         else:
@@ -143,7 +143,7 @@ class KombuPublisher:
 
     def publish_task(self, *, task: RunTask, delay: float = 0.0, retries: int = 0) -> None:
         """Deliver ``task`` to the workers of ``task.queue``."""
-        body = pack(task, retries=retries)
+        body = pack(task, retries=retries, parent_ref=parent_is_large(task))
         if delay > 0:
             self.send_later(task.queue, body, delay)
         else:

@@ -36,7 +36,7 @@ from kombu.messaging import Consumer
 
 from selinon_backends.distributed.backends import Backends
 from selinon_backends.distributed.journal import root_of
-from selinon_backends.distributed.messages import unpack, with_summary
+from selinon_backends.distributed.messages import unpack, with_parent, with_summary
 from selinon_backends.distributed.reports import start_entry
 from selinon_backends.kombu.transport import KombuPublisher, broker_connection, kombu_queue
 from selinon_backends.ports import Clock, ResultStore
@@ -335,6 +335,8 @@ class _Handler:
             return
         try:
             payload = decoded.payload
+            if decoded.parent_ref:
+                payload = with_parent(payload, self.worker.backends.journal)
             if isinstance(payload, RunTask):
                 self._task(payload, decoded.retries)
             else:
