@@ -389,3 +389,22 @@ def test_rabbitmq_restart_during_a_flow(tmp_path: Path) -> None:
             _restart_during_a_task(dep, tmp_path, restart)
         finally:
             dep.stop()
+
+
+def test_sigterm_finishes_the_task_in_hand(tmp_path: Path) -> None:
+    with deployment(tmp_path, "rabbitmq+redis") as dep:
+        worker = dep.start_worker()
+        marker = tmp_path / "marker"
+        with dep.client() as client:
+            flow_id = client.run_flow("slow", {"marker": str(marker), "sleep": 1.0})
+            deadline = time.monotonic() + 30
+            while not marker.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert marker.exists(), dep.logs()
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(30) == 0, dep.logs()
+            assert "finishing" in dep.logs()
+            dep.start_worker()
+            done = client.wait(flow_id, timeout=60)
+        assert done.status == "succeeded", dep.logs()
+        assert len(marker.read_text().split()) == 1  # finished once, not redelivered

@@ -13,6 +13,7 @@ report of ``execute --report`` (``docs/report.md``).
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -296,6 +297,8 @@ def status(  # noqa: PLR0917 - one parameter per command-line option
     check_output_path(report, "--report")
     from selinon_backends.kombu import resolve_state_store  # noqa: PLC0415
 
+    if not (state_store or broker or os.environ.get(STATE_STORE_ENVVAR)):
+        raise _fail(f"--state-store (or {STATE_STORE_ENVVAR}, or a Redis --broker) is required")
     with exit_on_spec_error():
         url = resolve_state_store(broker or "", state_store)
         backends = _open_backends(url)
