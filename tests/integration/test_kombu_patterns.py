@@ -9,6 +9,7 @@ order aside.  The same runtime on real brokers and stores, with worker processes
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -17,7 +18,9 @@ import pytest
 from kombu_support import in_process, make_queued_system, normalized
 
 from selinon_backends.distributed import messages
+from selinon_backends.distributed.backends import open_backends
 from selinon_backends.distributed.journal import MemoryJournal
+from selinon_backends.kombu import Client, KombuWorker
 from selinon_backends.kombu.transport import DEAD_LETTER_QUEUE, broker_connection, kombu_queue
 from selinon_backends.runtime import Engine
 from selinon_core.dispatch.actions import RunTask
@@ -249,3 +252,59 @@ def test_messages_stay_small_and_leave_subflow_summaries_out() -> None:
     for bad in (b"[]", b'{"m": {}, "x": 1}', b'{"m": {}, "r": -1}'):
         with pytest.raises(WireError):
             messages.unpack(bad)
+
+
+def _purge(queue_name: str) -> int:
+    with broker_connection("memory://") as connection:
+        return int(kombu_queue(queue_name)(connection.default_channel).purge() or 0)
+
+
+def _wait_for(predicate: Any, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def test_safety_net_redrives_a_flow_whose_messages_were_lost(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("WARNING", logger="selinon.kombu")
+    queue = f"t-{uuid.uuid4().hex[:8]}"
+    sampling = {"name": "constant", "args": {"retry": 0.05}}
+    flows = {"flow1": edges(([], "Echo"), ("Echo", "Noop"), sampling=sampling)}
+    system = make_queued_system(flows, queue)
+    backends = open_backends(f"memory://{uuid.uuid4().hex}")
+    dispatcher = KombuWorker(
+        system, broker_url="memory://", backends=backends, queues=[f"{queue}.flows"]
+    )
+    runner = KombuWorker(
+        system, broker_url="memory://", backends=backends, queues=[f"{queue}.tasks"]
+    )
+    client = Client(system, broker="memory://", backends=backends)
+    try:
+        dispatcher.start()
+        flow_id = client.run_flow("flow1", {"n": 1})
+        # The first task run is lost before any worker takes it.
+        _wait_for(lambda: _purge(f"{queue}.tasks") == 1, "the task message")
+        runner.start()
+        # Then Echo's completion is lost: no dispatcher runs while it is published.
+        journal = backends.journal
+        _wait_for(lambda: f"o:{flow_id}.0" in journal.read(root=flow_id), "Echo's outcome")
+        dispatcher.stop()
+        dispatcher.join(10)
+        _purge(f"{queue}.flows")
+        dispatcher = KombuWorker(
+            system, broker_url="memory://", backends=backends, queues=[f"{queue}.flows"]
+        )
+        dispatcher.start()
+        done = client.wait(flow_id, timeout=30)
+    finally:
+        for worker in (dispatcher, runner):
+            worker.stop()
+            worker.join(10)
+        client.close()
+    assert done.status == "succeeded"
+    assert [r.node_name for r in done.runs] == ["Echo", "Noop"]
+    redriven = [r.getMessage() for r in caplog.records if "safety net" in r.getMessage()]
+    assert any(f"task {flow_id}.0 again" in line for line in redriven), redriven

@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 from selinon_backends.distributed.journal import Journal, root_of
+from selinon_backends.distributed.safety import FlowCheck
 from selinon_backends.ports import FlowStateStore
 from selinon_core.dispatch import wire
 from selinon_core.dispatch.actions import RunTask
@@ -28,6 +29,7 @@ __all__ = [
     "PARENT_INLINE_MAX",
     "Message",
     "pack",
+    "pack_check",
     "parent_is_large",
     "unpack",
     "with_parent",
@@ -42,10 +44,10 @@ PARENT_INLINE_MAX = 1024
 
 
 class Message(NamedTuple):
-    """A decoded message: a task run or an event, the task's retries so far, and whether the
-    node's parent mapping is to be read from the journal."""
+    """A decoded message: a task run, an event or a safety-net check; the task's retries so
+    far; and whether the node's parent mapping is to be read from the journal."""
 
-    payload: RunTask | Event
+    payload: RunTask | Event | FlowCheck
     retries: int = 0
     parent_ref: bool = False
 
@@ -93,6 +95,8 @@ def unpack(raw: bytes | bytearray | str | memoryview) -> Message:
         doc = json.loads(raw)
     except (ValueError, TypeError, RecursionError) as exc:
         raise WireError(f"malformed JSON: {exc}"[:300]) from None
+    if isinstance(doc, dict) and doc.keys() == {"c"}:
+        return Message(_check(doc["c"]))
     if not isinstance(doc, dict) or "m" not in doc or not doc.keys() <= {"m", "r", "p"}:
         raise WireError("not a selinon message (expected a JSON object with key 'm')")
     retries = doc.get("r", 0)
@@ -106,6 +110,24 @@ def unpack(raw: bytes | bytearray | str | memoryview) -> Message:
             raise WireError(f"a message carries a task run, not {type(action).__name__}")
         return Message(action, retries, parent_ref)
     return Message(wire.decode_event(payload), retries, parent_ref)
+
+
+def pack_check(check: FlowCheck) -> bytes:
+    """The bytes of a safety-net check: ``{"c": [flow_id, version, interval, stalled]}``."""
+    return _ENCODER.encode({"c": list(check)}).encode("utf-8")
+
+
+def _check(body: Any) -> FlowCheck:
+    if (
+        not isinstance(body, list)
+        or len(body) != 4
+        or not isinstance(body[0], str)
+        or type(body[1]) is not int
+        or not isinstance(body[2], int | float)
+        or type(body[3]) is not int
+    ):
+        raise WireError("a safety-net check is [flow_id, version, interval, stalled]")
+    return FlowCheck(body[0], body[1], float(body[2]), body[3])
 
 
 def parent_is_large(payload: RunTask | Event) -> bool:

@@ -36,8 +36,9 @@ from kombu.messaging import Consumer
 
 from selinon_backends.distributed.backends import Backends
 from selinon_backends.distributed.journal import root_of
-from selinon_backends.distributed.messages import unpack, with_parent, with_summary
+from selinon_backends.distributed.messages import pack_check, unpack, with_parent, with_summary
 from selinon_backends.distributed.reports import start_entry
+from selinon_backends.distributed.safety import FlowCheck, SafetyNet
 from selinon_backends.kombu.transport import KombuPublisher, broker_connection, kombu_queue
 from selinon_backends.ports import Clock, ResultStore
 from selinon_backends.runtime.clock import RealClock
@@ -208,6 +209,7 @@ class KombuWorker:
             system, self.results, environment, self.clock.now, tracing=tracer is not None
         )
         self.dispatcher_queue_of = dispatcher_queues(system)
+        self.safety = SafetyNet(system, backends, self.clock.now)
         self.stopping = threading.Event()
         self.wake_pump = threading.Event()
         self.handled = 0
@@ -335,14 +337,15 @@ class _Handler:
             return
         try:
             payload = decoded.payload
-            if decoded.parent_ref:
-                payload = with_parent(payload, self.worker.backends.journal)
-            if isinstance(payload, RunTask):
-                self._task(payload, decoded.retries)
+            if isinstance(payload, FlowCheck):
+                self._check(payload)
             else:
-                event = with_summary(payload, self.worker.backends.states)
-                failpoint("before-apply")
-                self.shell.apply(event)
+                if decoded.parent_ref:
+                    payload = with_parent(payload, self.worker.backends.journal)
+                if isinstance(payload, RunTask):
+                    self._task(payload, decoded.retries)
+                else:
+                    self._event(payload)
         except (DispatchError, WireError) as exc:
             self._poison(message, raw, queue, describe_error(exc))
             return
@@ -354,6 +357,40 @@ class _Handler:
             return
         message.ack()
         self.worker.handled += 1
+
+    def _event(self, event: Event) -> None:
+        event = with_summary(event, self.worker.backends.states)
+        failpoint("before-apply")
+        step = self.shell.apply(event)
+        if (
+            type(event) is FlowRequested
+            and step is not None
+            and step.actions
+            and step.state.version == 1
+        ):
+            self._schedule(self.worker.safety.first_check(step.state), step.state.flow_name)
+
+    def _check(self, check: FlowCheck) -> None:
+        """A safety-net check: publish again what a stalled flow lost, schedule the next."""
+        redrive = self.worker.safety.check(check)
+        for event, queue in redrive.events:
+            _log.warning(
+                "safety net: flow %s stalled, %s again", check.flow_id, type(event).__name__
+            )
+            self.publisher.publish_event_now(event, queue)
+        for task in redrive.tasks:
+            _log.warning("safety net: flow %s stalled, task %s again", check.flow_id, task.task_id)
+            self.publisher.publish_task_again(task, 0.0, 0)
+        if redrive.next_check is not None:
+            stored = self.worker.backends.states.load(flow_id=check.flow_id)
+            if stored is not None:
+                self._schedule(redrive.next_check, stored.state.flow_name)
+
+    def _schedule(self, check: FlowCheck | None, flow_name: str) -> None:
+        if check is None:
+            return
+        queue = self.worker.dispatcher_queue_of[flow_name]
+        self.publisher.send_later(queue, pack_check(check), check.interval)
 
     def _poison(self, message: Any, raw: bytes, queue: str, reason: str) -> None:
         self.publisher.dead_letter(raw, reason, queue)
