@@ -2,10 +2,10 @@
 
 Selinon's dispatcher *polled* task states and a sampling strategy chose the delay between two
 polls.  This engine is event driven: a finished node is an event and its successors start at
-once.  A flow's ``sampling`` strategy is accepted and validated for compatibility; its value is
-meant as the interval of a safety-net re-check of a flow that produced no event (e.g. because a
-broker lost a message), with ``None`` meaning "no re-check needed".  The dispatcher schedules no
-such re-check yet: it is planned with the distributed runtime.
+once.  A flow's ``sampling`` strategy gives the interval of the distributed runtime's safety-net
+re-check of a running flow (a flow that stopped making progress because a message was lost
+outside the runtime, see :mod:`selinon_backends.distributed.safety`), with ``None`` meaning
+"no re-check needed".  The in-process runtime schedules no re-check.
 
 A strategy has Selinon's signature ``fn(status, **args)``, where ``args`` are the ``args`` of
 the flow's ``sampling`` entry and ``status`` is a :class:`SamplingStatus`.  Strategies must not
