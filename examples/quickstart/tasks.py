@@ -1,4 +1,4 @@
-"""Tasks of the quickstart example, named by ``import: examples.quickstart.tasks``."""
+"""Tasks of the quickstart example, named by ``import: quickstart.tasks``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tasks of the storages example, named by ``import: examples.storages.tasks``."""
+"""Tasks of the storages example, named by ``import: storages.tasks``."""
 
 from __future__ import annotations
 

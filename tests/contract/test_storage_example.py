@@ -17,10 +17,11 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "storages"
 
 
 @pytest.fixture
-def example_system() -> Iterator[tuple[System, str, str]]:
+def example_system(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[System, str, str]]:
     """The example's System with a key prefix and table private to this test run."""
     require_redis()
     require_postgres()
+    monkeypatch.syspath_prepend(str(EXAMPLE.parent))  # as --app-dir examples: storages.tasks
     prefix, table = unique_name("selinon-example"), unique_name("selinon_example")
     nodes = (EXAMPLE / "nodes.yaml").read_text(encoding="utf-8")
     nodes = nodes.replace("key_prefix: selinon-example", f"key_prefix: {prefix}")

@@ -1,1 +1,0 @@
-"""Runnable example configurations; a package so that ``import: examples.<name>.tasks`` works."""
