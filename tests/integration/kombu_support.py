@@ -78,7 +78,7 @@ def normalized(run: FlowRun) -> list[tuple[Any, ...]]:
                 entry["kind"],
                 entry["status"],
                 entry["retries"],
-                repr(entry["result"]),
+                ids.sub("ID", repr(entry["result"])),
                 None if entry["error"] is None else ids.sub("ID", entry["error"]),
                 parent,
                 repr(entry["node_args"]),

@@ -165,6 +165,24 @@ class Deployment:
         self.workers.append(process)
         return process
 
+    def start_worker_command(self, command: list[str]) -> subprocess.Popen[bytes]:
+        """Start a worker from a full command line (``cli(...)``)."""
+        log = (self.tmp / f"worker-{len(self.workers)}.log").open("wb")
+        process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.workers.append(process)
+        return process
+
+    def call(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run ``selinon-cli ARGS`` to its end."""
+        return subprocess.run(
+            self.cli(*args),
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             self.cli("run", *self.common(), *args),
