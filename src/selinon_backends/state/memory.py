@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -54,6 +55,7 @@ class MemoryStateStore:
         self._retention = retention
         self._compact_above = compact_above
         self._lock = threading.Lock()
+        self._finish = threading.Condition(self._lock)
 
     def load(self, *, flow_id: str) -> StoredFlow | None:
         """The stored flow, or ``None``."""
@@ -81,6 +83,7 @@ class MemoryStateStore:
             )
             if state.status in _FINAL:
                 self._retire(flow_id, state)
+                self._finish.notify_all()
 
     def _retire(self, flow_id: str, state: FlowState) -> None:
         """Count ``flow_id`` as the newest finished flow; forget the oldest beyond retention."""
@@ -169,6 +172,26 @@ class MemoryStateStore:
             return summary
         stored = self._flows.get(flow_id)
         return None if stored is None else flow_summary(stored.state)
+
+    def wait_finished(self, *, flow_id: str, timeout: float) -> FlowSummary | None:
+        """The flow's summary once it has finished; ``None`` when ``timeout`` passed first.
+
+        Woken by the save that finishes a flow (a condition variable).
+        """
+        deadline = time.monotonic() + timeout
+        with self._finish:
+            while True:
+                stored = self._flows.get(flow_id)
+                if stored is not None and stored.state.status in _FINAL:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._finish.wait(remaining)
+        return self.summary(flow_id=flow_id)
+
+    def close(self) -> None:
+        """Nothing to release (the flows stay readable)."""
 
     def __len__(self) -> int:
         """How many flows are stored (running and retained finished ones)."""
