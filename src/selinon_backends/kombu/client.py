@@ -211,7 +211,7 @@ def wait_for(backends: Backends, flow_id: str, timeout: float | None = None) -> 
         if left is not None and left <= 0:
             raise FlowTimeout(f"flow {flow_id} did not finish within {timeout} s")
         if wait_finished is not None and not _finished(backends, flow_id):
-            wait_finished(flow_id=flow_id, timeout=min(left or 1.0, 1.0))
+            wait_finished(flow_id=flow_id, timeout=30.0 if left is None else min(left, 30.0))
         report = flow_run(backends.journal, flow_id)
         if report is not None and flow_id in report.flow_statuses:
             return report
