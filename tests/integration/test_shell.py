@@ -15,7 +15,13 @@ import pytest
 
 from selinon_backends.ports import FlowStateStore
 from selinon_backends.runtime.clock import VirtualClock
-from selinon_backends.runtime.shell import BACKOFF_MAX, BACKOFF_START, MAX_CONFLICTS, DispatchShell
+from selinon_backends.runtime.shell import (
+    BACKOFF_MAX,
+    BACKOFF_START,
+    MAX_CONFLICTS,
+    OUTBOX_GRACE,
+    DispatchShell,
+)
 from selinon_backends.runtime.slots import MemorySlotStore
 from selinon_backends.state.memory import MemoryStateStore
 from selinon_core.config.loader import load_system_from_texts
@@ -595,7 +601,12 @@ def test_an_outbox_left_by_a_crash_is_published_first_then_marked() -> None:
     store.save(state=crashed.state, expected_version=None, outbox=crashed.actions)
     store.saves.clear()
 
-    step = h.apply(h.succeeded("f1.0"))
+    event = h.succeeded("f1.0")
+    assert h.apply(event) is None  # its writer may still be publishing it: wait
+    [again] = h.publisher.take()
+    assert (again.kind, again.message, again.delay) == ("event", event, BACKOFF_START)
+    h.clock.advance(OUTBOX_GRACE)
+    step = h.apply(event)  # the outbox outlived the grace period: its writer crashed
     assert step is not None
     assert tasks(h.publisher.take()) == [
         ("A", "f1.0", "workers", 0.0),  # the stored outbox first (at least once)
@@ -614,7 +625,10 @@ def test_a_redelivered_event_after_a_crash_publishes_the_outbox_and_writes_nothi
     store.save(state=crashed.state, expected_version=None, outbox=crashed.actions)
     store.saves.clear()
 
-    step = h.apply(request)  # the transport redelivers the unacknowledged request
+    assert h.apply(request) is None  # the transport redelivers the unacknowledged request
+    h.publisher.take()
+    h.clock.advance(OUTBOX_GRACE)
+    step = h.apply(request)
     assert step is not None
     assert step.actions == ()
     assert tasks(h.publisher.take()) == [("A", "f1.0", "workers", 0.0)]
@@ -623,3 +637,21 @@ def test_a_redelivered_event_after_a_crash_publishes_the_outbox_and_writes_nothi
     assert store.load(flow_id="f1").outbox == ()
     assert h.apply(request).actions == ()  # once published, never again
     assert h.publisher.take() == []
+
+
+def test_a_fresh_outbox_is_left_to_its_writer_and_published_once() -> None:
+    store = RecordingStore(durable=True)
+    h = Harness(store=store)
+    request = h.request("main")
+    busy = h.dispatcher.step(None, request, h.results)  # another dispatcher is publishing it
+    store.save(state=busy.state, expected_version=None, outbox=busy.actions)
+    event = h.succeeded("f1.0")
+    for _ in range(3):  # deferred with a growing back-off while the outbox is fresh
+        h.clock.advance(OUTBOX_GRACE / 4)
+        assert h.apply(event) is None
+    assert [sent.delay for sent in h.publisher.take()] == [0.05, 0.1, 0.2]
+    assert len(h.traced(TraceName.STATE_CONFLICT)) == 3
+    store.mark_published(flow_id="f1", version=1)  # its writer is done
+    step = h.apply(event)
+    assert step is not None
+    assert tasks(h.publisher.take()) == [("B", "f1.1", "workers", 0.0)]  # A not published again

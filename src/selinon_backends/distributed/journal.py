@@ -6,9 +6,11 @@ mapping, result, retries, error and traceback).  Those facts are written by diff
 processes (the dispatcher that starts a node, the worker that runs it), so the journal keeps
 them as separate entries of one record per top-level flow, never read-modify-written:
 
-* ``s:<node_id>``: the start of a task or sub-flow (written by the dispatcher that publishes it);
+* ``s:<node_id>``: the start of a task or sub-flow (written by the dispatcher that publishes
+  it, for all the nodes of one step in one write, before it publishes them);
 * ``o:<node_id>``: the last outcome of a task run (written by the worker that ran it);
-* ``f:<flow_id>``: the end of a flow (written by the dispatcher that finished it).
+* ``f:<flow_id>``: the end of a flow (written by the dispatcher that finished it);
+* ``r:<flow_id>``: the request of a top-level flow (written by the client).
 
 A redelivered message rewrites the same entry with the same facts (at least once is harmless).
 Entries are plain JSON objects; the record of a top-level flow holds its sub-flows' entries too
@@ -93,7 +95,11 @@ class MemoryJournal:
 
 
 class RedisJournal:
-    """One Redis hash per top-level flow (``<prefix>:journal:<root>``), with a TTL."""
+    """One Redis hash per top-level flow (``<prefix>:journal:<root>``), with a TTL.
+
+    The time to live is set when the flow is requested and again when a flow of the record
+    ends; other writes are a single ``HSET``.
+    """
 
     def __init__(
         self, url: str, *, prefix: str = "selinon", retention: float = DEFAULT_RETENTION
@@ -113,10 +119,14 @@ class RedisJournal:
             field: json.dumps(value, default=repr) for field, value in entries.items()
         }
         with redis_errors(what=self._what):
-            pipe = self._client.pipeline(transaction=False)
-            pipe.hset(key, mapping=mapping)
-            pipe.expire(key, self._ttl)
-            pipe.execute()
+            if any(field[:2] in ("r:", "f:") for field in entries):
+                # the request and the end of a flow set the record's time to live
+                pipe = self._client.pipeline(transaction=False)
+                pipe.hset(key, mapping=mapping)
+                pipe.expire(key, self._ttl)
+                pipe.execute()
+            else:
+                self._client.hset(key, mapping=mapping)
 
     def read(self, *, root: str) -> dict[str, dict[str, Any]]:
         """HGETALL of the record."""

@@ -49,7 +49,7 @@ from selinon_backends.runtime.worker import Worker
 from selinon_backends.storage.pool import StoragePool
 from selinon_core.config.system import System
 from selinon_core.dispatch import effects
-from selinon_core.dispatch.actions import FinishFlow, RunTask
+from selinon_core.dispatch.actions import Action, FinishFlow, RunTask, StartSubflow
 from selinon_core.dispatch.dispatcher import Dispatcher
 from selinon_core.dispatch.events import Event, FlowRequested
 from selinon_core.errors import DispatchError, WireError, describe_error
@@ -105,51 +105,53 @@ def failpoint(name: str) -> None:
 
 
 class _JournalingPublisher(KombuPublisher):
-    """The shell's publisher: also journals each task and sub-flow it starts."""
+    """The shell's publisher: journals the tasks and sub-flows a step starts, in one write."""
 
     def __init__(self, connection: Any, backends: Backends, clock: Clock, wake: Any) -> None:
         super().__init__(connection, delays=backends.delays, clock=clock, wake=wake)
         self.journal = backends.journal
 
-    def publish_task(self, *, task: RunTask, delay: float = 0.0, retries: int = 0) -> None:
-        """Journal the task's start, then publish it."""
+    def prepare(self, actions: tuple[Action, ...]) -> None:
+        """Journal the start of every task and sub-flow in ``actions`` (before publishing)."""
         failpoint("before-publish")  # the state and its outbox are saved, nothing published
-        entry = start_entry(
-            flow_name=task.flow_name,
-            flow_id=task.flow_id,
-            node_name=task.task_name,
-            kind="task",
-            parent=task.parent,
-            node_args=task.node_args,
-            nowait=task.nowait,
-            at=self.clock.now(),
-        )
-        self.journal.write(root=root_of(task.flow_id), entries={f"s:{task.task_id}": entry})
-        super().publish_task(task=task, delay=delay, retries=retries)
-
-    def publish_event(self, *, event: Event, queue: str, delay: float = 0.0) -> None:
-        """Journal a sub-flow's start, then publish the event."""
-        if type(event) is FlowRequested and event.parent_flow_id is not None:
-            entry = start_entry(
-                flow_name=event.parent_flow_name or "",
-                flow_id=event.parent_flow_id,
-                node_name=event.flow_name,
-                kind="flow",
-                parent=event.parent,
-                node_args=event.node_args,
-                nowait=not event.report_to_parent,
-                at=self.clock.now(),
-            )
-            self.journal.write(root=root_of(event.flow_id), entries={f"s:{event.flow_id}": entry})
-        super().publish_event(event=event, queue=queue, delay=delay)
+        now = self.clock.now()
+        entries: dict[str, dict[str, Any]] = {}
+        root = ""
+        for action in actions:
+            if type(action) is RunTask:
+                root = action.flow_id
+                entries[f"s:{action.task_id}"] = start_entry(
+                    flow_name=action.flow_name,
+                    flow_id=action.flow_id,
+                    node_name=action.task_name,
+                    kind="task",
+                    parent=action.parent,
+                    node_args=action.node_args,
+                    nowait=action.nowait,
+                    at=now,
+                )
+            elif type(action) is StartSubflow:
+                root = action.flow_id
+                entries[f"s:{action.child_flow_id}"] = start_entry(
+                    flow_name=action.parent_flow_name,
+                    flow_id=action.flow_id,
+                    node_name=action.flow_name,
+                    kind="flow",
+                    parent=action.parent,
+                    node_args=action.node_args,
+                    nowait=action.nowait,
+                    at=now,
+                )
+        if entries:
+            self.journal.write(root=root_of(root), entries=entries)
 
     def publish_task_again(self, task: RunTask, delay: float, retries: int) -> None:
-        """Publish a retry of a task that already started (journaled by its worker)."""
-        KombuPublisher.publish_task(self, task=task, delay=delay, retries=retries)
+        """Publish a retry of a task that already started (journaled when it started)."""
+        self.publish_task(task=task, delay=delay, retries=retries)
 
     def publish_event_now(self, event: Event, queue: str) -> None:
-        """Publish a task's completion event (nothing to journal)."""
-        KombuPublisher.publish_event(self, event=event, queue=queue)
+        """Publish a task's completion event."""
+        self.publish_event(event=event, queue=queue)
 
     def flow_finished(self, action: FinishFlow) -> None:
         """Journal the end of a flow (the shell's ``on_finish``)."""
@@ -215,6 +217,7 @@ class KombuWorker:
         self.handled = 0
         self._threads: list[threading.Thread] = []
         self._ready = threading.Semaphore(0)
+        self._flow_locks = [threading.Lock() for _ in range(64)]
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -272,12 +275,18 @@ class KombuWorker:
             first = False
 
     def _session(self, first: bool) -> None:
-        with broker_connection(
-            self.broker_url, transport_options=self.transport_options
-        ) as connection:
+        # Two connections: waiting for a publisher confirm reads the connection's frames, and
+        # on a shared connection that would deliver the next message to the handler while it
+        # is still handling one (a re-entrant step of the same flow).
+        options = self.transport_options
+        with (
+            broker_connection(self.broker_url, transport_options=options) as connection,
+            broker_connection(self.broker_url, transport_options=options) as outgoing,
+        ):
             connection.ensure_connection(max_retries=3)
+            outgoing.ensure_connection(max_retries=3)
             publisher = _JournalingPublisher(
-                connection, self.backends, self.clock, self.wake_pump.set
+                outgoing, self.backends, self.clock, self.wake_pump.set
             )
             shell = DispatchShell(
                 system=self.system,
@@ -290,12 +299,10 @@ class KombuWorker:
                 tracer=self.tracer,
                 on_finish=publisher.flow_finished,
             )
-            handler = _Handler(self, shell, publisher)
-            channel = connection.channel()
             consumer = Consumer(  # type: ignore[no-untyped-call]
-                channel,
+                connection.channel(),
                 queues=[kombu_queue(name) for name in self.queues],
-                on_message=handler,
+                on_message=_Handler(self, shell, publisher),
                 prefetch_count=self.prefetch,
             )
             with consumer:
@@ -309,6 +316,14 @@ class KombuWorker:
 
     def _arrive(self) -> None:
         self._ready.release()
+
+    def flow_lock(self, flow_id: str) -> threading.Lock:
+        """The lock that serialises this process's threads on flow ``flow_id``.
+
+        One of a fixed set of locks picked by the flow id's hash: two threads applying events
+        of one flow would only make each other lose compare-and-sets.
+        """
+        return self._flow_locks[hash(flow_id) % len(self._flow_locks)]
 
     def trace(self, name: TraceName, **details: Any) -> None:
         """Send one trace event to the tracer, if any."""
@@ -361,7 +376,8 @@ class _Handler:
     def _event(self, event: Event) -> None:
         event = with_summary(event, self.worker.backends.states)
         failpoint("before-apply")
-        step = self.shell.apply(event)
+        with self.worker.flow_lock(event.flow_id):  # no compare-and-set races between threads
+            step = self.shell.apply(event)
         if (
             type(event) is FlowRequested
             and step is not None

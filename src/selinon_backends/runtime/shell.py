@@ -2,8 +2,10 @@
 
 Theory of operation.  :meth:`DispatchShell.apply` is the only code that advances a flow:
 
-1. *load* the flow's stored state; if its outbox still holds actions (a crash after the save,
-   before they were marked published), publish them first and mark them published;
+1. *load* the flow's stored state; if its outbox still holds actions, another dispatcher is
+   publishing them right now, or crashed after the save before it marked them published: the
+   event is deferred (as for a conflict) until the outbox has been there for
+   ``OUTBOX_GRACE`` seconds, then this dispatcher publishes it and marks it published;
 2. *step*: ``Dispatcher.step(state, event, results)``; an ignored event (duplicate, late)
    returns the same state object and nothing is written;
 3. *save* the new state together with its actions (the outbox), compare-and-set on the version
@@ -26,12 +28,16 @@ One policy for backend trouble:
   flow, reset by the flow's next applied step), traced ``STORAGE_ISSUE``;
 * ``ConflictError`` (another writer saved the flow first): reload and step again, up to
   ``MAX_CONFLICTS`` times, then publish the event again after the flow's back-off delay (the
-  same per-flow delay as above), traced ``STATE_CONFLICT``.
+  same per-flow delay as above), traced ``STATE_CONFLICT``;
+* a fresh outbox (another dispatcher is still publishing a step's actions, e.g. the thousands
+  of task runs of a big ``foreach``): the event is published again after the flow's back-off
+  delay, traced ``STATE_CONFLICT``.  Recovering at once would publish every action twice.
 """
 
 from __future__ import annotations
 
 import functools
+import random
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -45,7 +51,14 @@ from selinon_core.dispatch.events import Event, FlowRequested
 from selinon_core.errors import ConflictError, TransientBackendError, describe_error
 from selinon_core.trace import TraceEvent, TraceName
 
-__all__ = ["BACKOFF_MAX", "BACKOFF_START", "MAX_CONFLICTS", "DispatchShell", "dispatcher_queues"]
+__all__ = [
+    "BACKOFF_MAX",
+    "BACKOFF_START",
+    "MAX_CONFLICTS",
+    "OUTBOX_GRACE",
+    "DispatchShell",
+    "dispatcher_queues",
+]
 
 BACKOFF_START = 0.05
 """First delay (seconds) before an event that met a transient backend error is applied again."""
@@ -53,6 +66,15 @@ BACKOFF_MAX = 2.0
 """Longest such delay; the delay doubles per failed attempt of one flow up to this."""
 MAX_CONFLICTS = 5
 """Reloads after lost compare-and-sets before the event is re-published with a delay."""
+OUTBOX_GRACE = 5.0
+"""Seconds an outbox may stay unpublished (its writer busy publishing) before another
+dispatcher takes it for the outbox of a crashed one and publishes it."""
+_SEEN_MAX = 4096
+
+
+class _OutboxBusy(Exception):
+    """The loaded flow's outbox is being published by another dispatcher (see the module doc)."""
+
 
 Tracer = Callable[[TraceEvent], Any]
 
@@ -102,11 +124,18 @@ class DispatchShell:
         self.tracer = tracer
         self.on_finish = on_finish
         self._backoff: dict[str, float] = {}
+        self._outbox_seen: dict[tuple[str, int], float] = {}
         self._durable = store.durable
         self._load = store.load  # bound once: the hot path
         self._save = store.save
         self._step = dispatcher.step
         self._publish_task = publisher.publish_task
+        # A publisher may want to see a step's actions together first (one journal write
+        # for a whole fan-out): an optional ``prepare(actions)``.
+        self._prepare: Callable[[tuple[Action, ...]], Any] | None = getattr(
+            publisher, "prepare", None
+        )
+        self._publish_one = self._publish_first if self._prepare is None else self.publish
         self._queues = dispatcher_queues(system)
 
     def apply(self, event: Event) -> Step | None:
@@ -123,17 +152,29 @@ class DispatchShell:
         except TransientBackendError as exc:
             self._defer(event, TraceName.STORAGE_ISSUE, describe_error(exc))
             return None
+        except _OutboxBusy:
+            self._defer(event, TraceName.STATE_CONFLICT, "another dispatcher publishes its outbox")
+            return None
 
     def _reapply(self, event: Event) -> Step | None:
         """Another writer won the compare-and-set: reload and step again, a bounded number of
         times, then defer the event."""
-        for _ in range(MAX_CONFLICTS - 1):
+        for attempt in range(MAX_CONFLICTS - 1):
             try:
                 return self._apply_once(event)
             except ConflictError:
+                # A random pause (up to 1 ms, then 2 ms, ...) lets two dispatchers that keep
+                # loading the same version drift apart instead of colliding again.
+                pause = random.random() * 0.001 * (attempt + 1)
+                self.clock.wait_until(self.clock.now() + pause)
                 continue
             except TransientBackendError as exc:
                 self._defer(event, TraceName.STORAGE_ISSUE, describe_error(exc))
+                return None
+            except _OutboxBusy:
+                self._defer(
+                    event, TraceName.STATE_CONFLICT, "another dispatcher publishes its outbox"
+                )
                 return None
         what = f"lost {MAX_CONFLICTS} compare-and-sets in a row"
         self._defer(event, TraceName.STATE_CONFLICT, what)
@@ -149,7 +190,7 @@ class DispatchShell:
             state = stored.state
             expected = state.version
             if stored.outbox:
-                self._recover(flow_id, stored.outbox, expected)
+                self._take_outbox(flow_id, stored.outbox, expected)
         step = self._step(state, event, self.results)
         new = step.state
         actions = step.actions
@@ -165,12 +206,31 @@ class DispatchShell:
         if actions:
             first = actions[0]
             if len(actions) == 1 and type(first) is RunTask and not first.throttle_s:
-                self._publish_task(task=first)  # the common case, without the loop
+                self._publish_one(actions)  # the common case, without the loop
             else:
                 self.publish(actions)
             if outbox:
                 self.store.mark_published(flow_id=flow_id, version=new.version)
         return step
+
+    def _publish_first(self, actions: tuple[Action, ...]) -> None:
+        self._publish_task(task=actions[0])  # type: ignore[arg-type]
+
+    def _take_outbox(self, flow_id: str, outbox: tuple[Action, ...], version: int) -> None:
+        """Publish an outbox older than ``OUTBOX_GRACE`` (as this dispatcher saw it), else raise
+        ``_OutboxBusy``: its writer may be publishing it right now."""
+        key = (flow_id, version)
+        seen = self._outbox_seen
+        now = self.clock.now()
+        first = seen.get(key)
+        if first is None:
+            if len(seen) >= _SEEN_MAX:
+                seen.clear()
+            seen[key] = first = now
+        if now - first < OUTBOX_GRACE:
+            raise _OutboxBusy(flow_id)
+        seen.pop(key, None)
+        self._recover(flow_id, outbox, version)
 
     def _recover(self, flow_id: str, outbox: tuple[Action, ...], version: int) -> None:
         """Publish an outbox saved before a crash, then mark it published (at least once)."""
@@ -180,6 +240,8 @@ class DispatchShell:
     def publish(self, actions: tuple[Action, ...]) -> None:
         """Carry out ``actions``: publish task runs and the events they lead to."""
         publisher = self.publisher
+        if self._prepare is not None:
+            self._prepare(actions)
         for action in actions:
             if type(action) is RunTask:
                 if action.throttle_s:
