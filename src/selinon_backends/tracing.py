@@ -17,7 +17,6 @@ Typical use::
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any
@@ -49,7 +48,6 @@ __all__ = [
     "Tracer",
     "build_tracer",
     "event_name",
-    "expand_env",
     "iso_time",
     "jsonable",
     "level_of",
@@ -137,7 +135,6 @@ def build_tracer(
     stream: IO[str] | None = None,
     err_stream: IO[str] | None = None,
     sentry_options: Mapping[str, Any] | None = None,
-    environ: Mapping[str, str] | None = None,
 ) -> Tracer:
     """Build the tracer that ``system.spec.global_.trace`` describes.
 
@@ -151,11 +148,12 @@ def build_tracer(
         stream: where logging/JSON info lines go (default: ``sys.stdout`` at write time).
         err_stream: where warning lines go (default: ``sys.stderr`` at write time).
         sentry_options: extra ``sentry_sdk.Client`` options (e.g. a ``transport`` in tests).
-        environ: variables for ``{NAME}`` expansion of the Sentry DSN (default ``os.environ``).
+            The Sentry DSN is used as the System holds it: the loader already expanded its
+            ``{NAME}`` references (once; expanding again would undo ``{{`` escapes).
 
     Raises:
         SpecError: a trace function cannot be imported or is not callable, a trace storage is
-            not defined, or the DSN names a variable that is not set.
+            not defined.
         ValueError: a storage sink is configured but ``storage_lookup`` is ``None``.
     """
     sinks: list[TraceSink] = []
@@ -167,7 +165,6 @@ def build_tracer(
                 storage_lookup=storage_lookup,
                 streams={"stream": stream, "err_stream": err_stream},
                 sentry_options=sentry_options,
-                environ=os.environ if environ is None else environ,
             )
         )
     return Tracer(sinks)
@@ -180,7 +177,6 @@ def _entry_sinks(
     storage_lookup: Callable[[str], Any] | None,
     streams: Mapping[str, IO[str] | None],
     sentry_options: Mapping[str, Any] | None,
-    environ: Mapping[str, str],
 ) -> list[TraceSink]:
     sinks: list[TraceSink] = []
     if entry.logging:
@@ -197,8 +193,7 @@ def _entry_sinks(
             _storage_sink(entry.storage.name, entry.storage.method, system, storage_lookup)
         )
     if entry.sentry is not None:
-        dsn = expand_env(entry.sentry.dsn, environ, what="Sentry dsn")
-        sinks.append(SentrySink(dsn, client_options=sentry_options))
+        sinks.append(SentrySink(entry.sentry.dsn, client_options=sentry_options))
     return sinks
 
 
@@ -215,24 +210,3 @@ def _storage_sink(
     if lookup is None:
         raise ValueError(f"trace storage {name!r} is configured: pass storage_lookup")
     return StorageSink(name, method, lookup)
-
-
-def expand_env(value: str, environ: Mapping[str, str], *, what: str) -> str:
-    """Expand ``{NAME}`` from ``environ`` as Selinon did (``str.format``; ``{{`` is a brace).
-
-    Raises:
-        SpecError: a variable is not set, or the braces do not form a valid template.
-    """
-    if "{" not in value and "}" not in value:
-        return value
-    try:
-        return value.format_map(environ)
-    except KeyError as exc:
-        raise SpecError(
-            Problem(
-                f"{what} {value!r} names environment variable {exc.args[0]!r}, which is not set",
-                hint="set the variable or write literal braces as '{{' and '}}'",
-            )
-        ) from exc
-    except (ValueError, IndexError, AttributeError) as exc:
-        raise SpecError(Problem(f"{what} {value!r} is not a valid template: {exc}")) from exc

@@ -20,8 +20,9 @@ Differences from Selinon 1.4.0, on purpose:
 * ``fieldLenLessEqual``/``argsFieldLenLessEqual`` exist and mean ``<=``, and
   ``fieldLenGreaterEqual``/``argsFieldLenGreaterEqual`` mean ``>=`` (Selinon lacked the former
   and silently gave the latter ``<=`` semantics).
-* ``httpStatus`` is not supported: the core does no network I/O.  It is kept under its name so
-  that a configuration using it fails at load time with a clear message.
+* ``httpStatus`` makes its request through the runtime's HTTP port (``http_probe``, injected
+  by the engine like ``message``): the core itself does no network I/O.  The request is still
+  made by the dispatcher, once per evaluation, so loading a configuration that uses it warns.
 * ``envExist``/``envEqual`` read the process environment (``os.environ``) of the dispatcher:
   the one predicate input that is not part of the event.  Prefer flow arguments when the value
   should be the same wherever the flow is dispatched.
@@ -32,7 +33,7 @@ from __future__ import annotations
 import operator
 import os
 from types import NoneType
-from typing import Any
+from typing import Any, Protocol
 
 from selinon_core import _fieldpath as fp
 
@@ -150,22 +151,34 @@ def envEqual(env: str, value: str) -> bool:
     return os.environ.get(env) == value
 
 
-def httpStatus(host: str, path: str, status: int) -> bool:
-    """Not supported: the core does no network I/O.
+class HttpProbe(Protocol):
+    """The HTTP port ``httpStatus`` uses; the shell provides it (standard-library HTTP)."""
 
-    A configuration that uses it is rejected when its conditions are compiled.  Write a
-    predicate of your own if you really want the dispatcher to make an HTTP request.
+    def __call__(self, *, host: str, path: str) -> int | None:
+        """The status code of a ``HEAD`` request for ``path`` on ``host``; ``None`` if none came."""
+        ...
+
+
+def httpStatus(host: str, path: str, status: int, http_probe: HttpProbe | None = None) -> bool:
+    """True iff a ``HEAD`` request for ``path`` on ``host`` answers with status ``status``.
+
+    ``host`` may carry a port (``recipes.lan:8080``).  The request goes through
+    ``http_probe``, which the engine fills in (do not give it in ``args``); an unreachable
+    host makes the predicate false.
 
     Raises:
-        NotImplementedError: always.
+        RuntimeError: no HTTP port is available (the runtime offers none); the engine then
+            traces the error and counts the condition as false.
     """
-    raise NotImplementedError(httpStatus.unsupported_reason)  # type: ignore[attr-defined]
+    if http_probe is None:
+        raise RuntimeError(
+            "httpStatus needs an HTTP port and this runtime provides none "
+            "(the in-process engine and the workers of selinon_backends do)"
+        )
+    return http_probe(host=str(host), path=str(path)) == int(status)
 
 
-httpStatus.unsupported_reason = (  # type: ignore[attr-defined]
-    "the core does no network I/O; put the check in a task, or in a predicate of your own "
-    "module (global.predicates_module)"
-)
+httpStatus.network_call = True  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- type checks

@@ -25,11 +25,11 @@ from selinon_backends.tracing import (
     Tracer,
     build_tracer,
     event_name,
-    expand_env,
     iso_time,
     jsonable,
     level_of,
 )
+from selinon_core.config.loader import load_system_from_texts
 from selinon_core.config.system import System
 from selinon_core.errors import SpecError
 from selinon_core.trace import TraceEvent, TraceName
@@ -186,20 +186,6 @@ def test_selinon_numbering() -> None:
     assert event_name(TraceName.NODE_STATE_CACHE_GET).id == 25
     assert event_name(TraceName.STORAGE_DELETED).id == 52
     assert event_name(TraceName.CONDITION_ERROR).id == 53
-
-
-def test_expand_env() -> None:
-    env = {"SENTRY_DSN": "http://k@h/1"}
-    assert expand_env("{SENTRY_DSN}", env, what="dsn") == "http://k@h/1"
-    assert expand_env("plain", env, what="dsn") == "plain"
-    assert expand_env("{{literal}}", env, what="dsn") == "{literal}"
-    with pytest.raises(SpecError, match="'MISSING', which is not set"):
-        expand_env("{MISSING}", env, what="dsn")
-    with pytest.raises(SpecError, match="not a valid template"):
-        expand_env("{unclosed", env, what="dsn")
-
-
-# --------------------------------------------------------------------------- build_tracer
 
 
 def test_no_trace_configured_gives_an_empty_tracer() -> None:
@@ -398,24 +384,45 @@ def test_sentry_reports_failures_only() -> None:
     assert "node_name" not in events[2]["tags"]
 
 
-def test_sentry_dsn_is_expanded_from_the_environment() -> None:
-    transport = CapturingTransport()
-    tracer = build_tracer(
-        _system({"sentry": {"dsn": "{SENTRY_DSN}"}}),
-        sentry_options={"transport": transport},
-        environ={"SENTRY_DSN": DSN},
+def _loaded_with_sentry(dsn: str, environ: dict[str, str]) -> System:
+    nodes = (
+        "tasks:\n  - name: T\n    import: myproject.tasks\nflows: [f]\n"
+        f"global:\n  trace:\n    - sentry: {{dsn: '{dsn}'}}\n"
     )
+    flows = "flow-definitions:\n  - name: f\n    edges:\n      - {from: '', to: T}\n"
+    return load_system_from_texts(nodes, [flows], check_imports=False, environ=environ)
+
+
+def test_sentry_dsn_is_expanded_once_by_the_loader() -> None:
+    # The variable's value holds braces: a second, str.format expansion would choke on them.
+    system = _loaded_with_sentry("http://{KEY}@127.0.0.1:9/1", {"KEY": "pub{lic}"})
+    transport = CapturingTransport()
+    tracer = build_tracer(system, sentry_options={"transport": transport})
     (sink,) = tracer.sinks
     assert isinstance(sink, SentrySink)
-    assert str(sink.client.dsn) == DSN
+    assert str(sink.client.dsn) == "http://pub{lic}@127.0.0.1:9/1"
     tracer(_event(TraceName.FLOW_FAILURE, flow_name="f"))
     assert len(transport.events()) == 1
     tracer.close()
 
 
+def test_sentry_dsn_brace_escape_survives() -> None:
+    system = _loaded_with_sentry("http://pub{{x}}@127.0.0.1:9/1", {})
+    tracer = build_tracer(system, sentry_options={"transport": CapturingTransport()})
+    (sink,) = tracer.sinks
+    assert isinstance(sink, SentrySink)
+    assert str(sink.client.dsn) == "http://pub{x}@127.0.0.1:9/1"
+    tracer.close()
+
+
+def test_sentry_dsn_attribute_lookup_is_refused_at_load() -> None:
+    with pytest.raises(SpecError, match="only '\\{NAME\\}'"):
+        _loaded_with_sentry("http://{KEY.__class__}@127.0.0.1:9/1", {"KEY": "k"})
+
+
 def test_sentry_dsn_with_missing_variable_is_a_spec_error() -> None:
     with pytest.raises(SpecError, match="SENTRY_DSN"):
-        build_tracer(_system({"sentry": {"dsn": "{SENTRY_DSN}"}}), environ={})
+        _loaded_with_sentry("{SENTRY_DSN}", {})
 
 
 # --------------------------------------------------------------------------- the tracer

@@ -46,7 +46,10 @@ def test_every_shipped_adapter_has_a_snippet() -> None:
 
 
 @pytest.mark.parametrize("block", SHIPPED, ids=lambda b: _entry(b)["classname"])
-def test_snippet_builds_its_adapter(block: str) -> None:
+def test_snippet_builds_its_adapter(block: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Built-in adapters expand their configuration from the process environment when built.
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
     entry = _entry(block)
     nodes = (
         "tasks:\n  - name: DocsTask\n    import: examples.quickstart.tasks\n"

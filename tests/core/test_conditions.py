@@ -240,12 +240,40 @@ def test_non_callable_predicate() -> None:
         compile_condition(cond({"name": "x"}), not_callable.__getitem__, default_node=None)
 
 
-def test_http_status_is_rejected_at_compile_time(lookup: Any) -> None:
+class _Ctx:
+    """A condition context with an HTTP port (recording what it was asked)."""
+
+    node_args = None
+
+    def __init__(self, status: int | None) -> None:
+        self.status = status
+        self.asked: list[tuple[str, str]] = []
+
+    def message(self, node: str) -> Any:
+        raise AssertionError(node)
+
+    def http_probe(self, *, host: str, path: str) -> int | None:
+        self.asked.append((host, path))
+        return self.status
+
+
+def test_http_status_gets_the_context_http_port(lookup: Any) -> None:
+    leaf = {"name": "httpStatus", "args": {"host": "h", "path": "/x", "status": 200}}
+    compiled = compile_condition(cond(leaf), lookup, default_node=None)
+    params = predicate_parameters(lookup("httpStatus"))
+    assert params.uses_http_probe
+    assert params.required == {"host", "path", "status"}
+    ok, missing = _Ctx(200), _Ctx(None)
+    assert compiled.evaluate(ok) is True
+    assert compiled.evaluate(missing) is False
+    assert ok.asked == missing.asked == [("h", "/x")]
+
+
+def test_http_port_cannot_be_given_in_args(lookup: Any) -> None:
     leaf = {"name": "httpStatus", "args": {"host": "h", "path": "/", "status": 200}}
-    with pytest.raises(SpecError, match="'httpStatus' is not supported: the core does no net"):
+    leaf["args"]["http_probe"] = "x"
+    with pytest.raises(SpecError, match="unexpected args"):
         compile_condition(cond(leaf), lookup, default_node=None)
-    with pytest.raises(SpecError, match="'httpStatus' is not supported"):
-        predicate_parameters(lookup("httpStatus"))
 
 
 def test_missing_and_unexpected_args(lookup: Any) -> None:

@@ -196,10 +196,18 @@ def test_env_predicates_read_the_process_environment(monkeypatch: pytest.MonkeyP
     assert p.envEqual(env="SELINON_TEST_ABSENT", value="yes") is False
 
 
-def test_http_status_is_not_supported_in_the_core() -> None:
-    with pytest.raises(NotImplementedError, match="no network I/O"):
+def test_http_status_asks_its_port_and_needs_one() -> None:
+    asked: list[tuple[str, str]] = []
+
+    def probe(*, host: str, path: str) -> int | None:
+        asked.append((host, path))
+        return 404
+
+    assert p.httpStatus("h:8080", "/a", 404, http_probe=probe) is True
+    assert p.httpStatus("h:8080", "/a", "200", http_probe=probe) is False
+    assert asked == [("h:8080", "/a"), ("h:8080", "/a")]
+    with pytest.raises(RuntimeError, match="needs an HTTP port"):
         p.httpStatus(host="localhost", path="/", status=200)
-    assert "network" in p.httpStatus.unsupported_reason  # type: ignore[attr-defined]
 
 
 def test_star_import_exports_exactly_the_predicates() -> None:
@@ -223,7 +231,12 @@ def test_selinon_parameter_names_are_kept() -> None:
         "length",
     ]
     assert list(inspect.signature(p.envEqual).parameters) == ["env", "value"]
-    assert list(inspect.signature(p.httpStatus).parameters) == ["host", "path", "status"]
+    assert list(inspect.signature(p.httpStatus).parameters) == [
+        "host",
+        "path",
+        "status",
+        "http_probe",
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(set(p.__all__) - {"httpStatus"}))

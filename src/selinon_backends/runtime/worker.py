@@ -25,6 +25,7 @@ from typing import Any, Literal
 import fastjsonschema
 
 from selinon_backends.ports import ResultStore
+from selinon_backends.selinon_alias import ensure_selinon_alias
 from selinon_core.config.spec import TaskSpec
 from selinon_core.config.system import System
 from selinon_core.dispatch.actions import RunTask
@@ -93,6 +94,7 @@ class Worker:
         *,
         tracing: bool,
     ) -> None:
+        ensure_selinon_alias()  # task modules written for Selinon import ``selinon``
         self._system = system
         self._results = results
         self._env = environment

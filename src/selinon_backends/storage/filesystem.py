@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from selinon_backends.storage._env import expand_settings
 from selinon_core.datastorage import DataStorage, ExcInfo
 
 from ._records import (
@@ -48,6 +49,8 @@ class Filesystem(DataStorage):
     thread_safe = True
 
     def __init__(self, path: str | os.PathLike[str] | None = None, fsync: bool = False) -> None:
+        if isinstance(path, str):
+            path = expand_settings("Filesystem storage", path=path)["path"]
         self.path = Path(path if path is not None else os.getcwd())
         self.fsync = bool(fsync)
         self._connected = False

@@ -26,9 +26,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
+from dataclasses import replace
 from typing import Any
 
 from selinon_backends.caches import build_cache
+from selinon_backends.http_probe import http_status
 from selinon_core.caching import Cache, CacheMissError
 from selinon_core.config.system import System
 from selinon_core.datastorage import ExcInfo
@@ -40,6 +42,7 @@ from selinon_core.errors import (
     TransientBackendError,
     describe_error,
 )
+from selinon_core.predicates import HttpProbe
 from selinon_core.trace import TraceEvent, TraceName
 
 __all__ = ["StoragePool", "StoragePoolView"]
@@ -67,6 +70,8 @@ class StoragePool:
         system: the loaded configuration (storages, and which task stores where).
         trace: receives the ``STORAGE_*`` and ``TASK_RESULT_CACHE_*`` trace events.
         clock: epoch seconds for trace event times.
+        http_probe: the HTTP port conditions may use (``httpStatus``); the dispatcher reads it
+            from here as :attr:`http_probe`.  ``None`` offers none.
     """
 
     def __init__(
@@ -75,8 +80,10 @@ class StoragePool:
         *,
         trace: Trace | None = None,
         clock: Callable[[], float] = time.time,
+        http_probe: HttpProbe | None = http_status,
     ) -> None:
         self.system = system
+        self.http_probe = http_probe
         self._trace = trace
         self._clock = clock
         self._slots: dict[str, _Slot] = {}
@@ -330,6 +337,10 @@ class StoragePool:
             raise SpecError(
                 f"storage {storage_name!r} ({spec.import_}.{spec.classname}) rejected its "
                 f"configuration: {exc}"
+            ) from exc
+        except SpecError as exc:  # e.g. a variable its configuration names is not set
+            raise SpecError(
+                [replace(p, message=f"storage {storage_name!r}: {p.message}") for p in exc.problems]
             ) from exc
         return _Slot(adapter, build_cache(spec.cache, self.system))
 

@@ -36,6 +36,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from selinon_backends._clients import redis_client, redis_errors
+from selinon_backends.storage._env import expand_settings
 from selinon_core.datastorage import DataStorage, ExcInfo
 from selinon_core.errors import TransientBackendError
 
@@ -88,6 +89,8 @@ class Redis(DataStorage):
         socket_connect_timeout: float | str | None = 5.0,
         retries: int | str = 2,
     ) -> None:
+        env = expand_settings("Redis storage", host=host, port=port, db=db, password=password)
+        host, port, db, password = env["host"], env["port"], env["db"], env["password"]
         self.host = host
         self.port = int(port)
         self.db = int(db)

@@ -31,6 +31,7 @@ import contextlib
 from typing import Any
 
 from selinon_backends._clients import optional_import, s3_errors
+from selinon_backends.storage._env import expand_settings
 from selinon_core.datastorage import DataStorage, ExcInfo
 from selinon_core.errors import TransientBackendError
 
@@ -89,6 +90,20 @@ class S3(DataStorage):
         max_attempts: int | str = 3,
         max_pool_connections: int | str = 20,
     ) -> None:
+        env = expand_settings(
+            "S3 storage",
+            bucket=bucket,
+            location=location,
+            endpoint_url=endpoint_url,
+            use_ssl=use_ssl,
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+            region_name=region_name,
+        )
+        bucket, location, endpoint_url = env["bucket"], env["location"], env["endpoint_url"]
+        use_ssl, region_name = env["use_ssl"], env["region_name"]
+        aws_access_key_id = env["aws_access_key_id"]
+        aws_secret_access_key = env["aws_secret_access_key"]
         self.bucket = bucket
         self.location = location or None
         self.endpoint_url = endpoint_url or None

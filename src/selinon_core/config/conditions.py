@@ -11,6 +11,8 @@ Predicate parameters are matched by name, as in Selinon:
   the leaf's ``node`` (a name, or a path through sub-flows such as ``flow2/Task3``), or the
   single source of the edge (``default_node``) when the leaf names none;
 * ``node_args`` receives the flow arguments (:attr:`ConditionContext.node_args`);
+* ``http_probe`` receives the runtime's HTTP port (an optional ``http_probe`` attribute of the
+  context; ``None`` when the runtime offers none), used by ``httpStatus``;
 * every other parameter comes from the leaf's ``args``; parameters without a default must be
   given, unknown ones are rejected (unless the predicate takes ``**kwargs``).
 
@@ -46,8 +48,11 @@ __all__ = [
     "render_condition",
 ]
 
-INJECTED_PARAMETERS = frozenset({"message", "node_args"})
-"""Parameter names filled by the engine rather than by a leaf's ``args``."""
+INJECTED_PARAMETERS = frozenset({"message", "node_args", "http_probe"})
+"""Parameter names filled by the engine rather than by a leaf's ``args``.
+
+``http_probe`` receives the HTTP port of the runtime (:attr:`ConditionContext.http_probe`):
+the one way a predicate may reach the network (``httpStatus``) while the core does no I/O."""
 
 _PASSTHROUGH: tuple[type[BaseException], ...] = (TransientBackendError, ResultMissing)
 
@@ -70,6 +75,11 @@ class ConditionContext(Protocol):
             TransientBackendError: the storage cannot be reached now.
         """
         ...
+
+
+def _http_probe(ctx: ConditionContext) -> Any:
+    """The HTTP port a context offers (an optional ``http_probe`` attribute), or ``None``."""
+    return getattr(ctx, "http_probe", None)
 
 
 class ConditionError(SelinonError):
@@ -104,6 +114,8 @@ class PredicateParams:
         required: parameters that a leaf's ``args`` must give.
         optional: parameters that a leaf's ``args`` may give (they have defaults).
         any_keyword: it takes ``**kwargs``, so ``args`` may hold names not listed above.
+        uses_http_probe: it takes ``http_probe`` (the runtime's HTTP port), so it makes a
+            network call from the dispatcher.
     """
 
     uses_message: bool
@@ -111,6 +123,7 @@ class PredicateParams:
     required: frozenset[str]
     optional: frozenset[str]
     any_keyword: bool = False
+    uses_http_probe: bool = False
 
     def check_args(self, names: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
         """The ``(missing, unexpected)`` parameter names for a leaf giving ``args`` ``names``."""
@@ -129,8 +142,8 @@ def predicate_parameters(fn: Callable[..., Any]) -> PredicateParams:
 
     Raises:
         SpecError: the predicate is marked unsupported (an ``unsupported_reason`` string
-            attribute, as on ``httpStatus``), its signature cannot be inspected, or it has a
-            positional-only parameter without a default (predicates are called with keywords).
+            attribute), its signature cannot be inspected, or it has a positional-only
+            parameter without a default (predicates are called with keywords).
     """
     name = getattr(fn, "__name__", repr(fn))
     unsupported = getattr(fn, "unsupported_reason", None)
@@ -164,6 +177,7 @@ def predicate_parameters(fn: Callable[..., Any]) -> PredicateParams:
         required=frozenset(required - INJECTED_PARAMETERS),
         optional=frozenset(optional - INJECTED_PARAMETERS),
         any_keyword=any_keyword,
+        uses_http_probe="http_probe" in names,
     )
 
 
@@ -295,6 +309,7 @@ class _Compiler:
             args=dict(leaf.args),
             node=node,
             uses_node_args=params.uses_node_args,
+            uses_http_probe=params.uses_http_probe,
             text=text,
         )
         return evaluator, text
@@ -381,6 +396,7 @@ def _leaf_evaluator(
     args: Mapping[str, Any],
     node: str | None,
     uses_node_args: bool,
+    uses_http_probe: bool = False,
     text: str,
 ) -> Evaluator:
     def evaluate(ctx: ConditionContext) -> bool:
@@ -389,6 +405,8 @@ def _leaf_evaluator(
             kwargs["message"] = ctx.message(node)
         if uses_node_args:
             kwargs["node_args"] = ctx.node_args
+        if uses_http_probe:
+            kwargs["http_probe"] = _http_probe(ctx)
         try:
             return bool(fn(**kwargs))
         except _PASSTHROUGH:

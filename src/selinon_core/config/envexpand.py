@@ -4,6 +4,16 @@ Selinon passes these values through ``str.format(**os.environ)``.  We keep the n
 (``{NAME}`` is replaced, ``{{`` and ``}}`` are literal braces) but implement it without
 ``str.format`` so that attribute or index lookups (``{A.b}``, ``{A[0]}``) cannot reach into
 anything, and so that every missing variable is reported, not only the first.
+
+When each value is expanded:
+
+* queue names, ``migration_dir`` and the Sentry ``dsn``: here, when the configuration loads
+  (a missing variable is an error);
+* a storage's ``configuration``: never here.  A custom adapter receives it as written (it may
+  format it itself, as Selinon's users' adapters do); a built-in adapter expands the fields
+  listed in :data:`BUILTIN_STORAGE_ENV_FIELDS` when it is built for its first connection, with
+  :func:`expand`.  At load time :func:`check_storage_env` only warns about variables that are
+  not set, so that a configuration can be inspected on a machine without the secrets.
 """
 
 from __future__ import annotations
@@ -16,7 +26,15 @@ from typing import Any
 from selinon_core.config.spec import DEFAULT_QUEUE
 from selinon_core.config.yamlsource import Path_
 
-__all__ = ["ExpansionError", "expand", "expand_config"]
+__all__ = [
+    "BUILTIN_STORAGE_ENV_FIELDS",
+    "ExpansionError",
+    "check_storage_env",
+    "expand",
+    "expand_config",
+    "expand_fields",
+    "referenced_names",
+]
 
 _FORMATTER = string.Formatter()
 
@@ -79,6 +97,71 @@ def expand(value: str, environ: Mapping[str, str]) -> str:
     return "".join(pieces)
 
 
+def referenced_names(value: str) -> tuple[str, ...]:
+    """The ``{NAME}`` references in ``value``, in order, without repeats (none if malformed)."""
+    try:
+        parts = list(_FORMATTER.parse(value))
+    except ValueError:
+        return ()
+    return tuple(dict.fromkeys(name for _, name, _, _ in parts if name))
+
+
+BUILTIN_STORAGE_ENV_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "selinon_backends.storage.redis": ("host", "port", "db", "password"),
+    "selinon_backends.storage.postgresql": ("connection_string",),
+    "selinon_backends.storage.s3": (
+        "bucket",
+        "location",
+        "endpoint_url",
+        "use_ssl",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "region_name",
+    ),
+    "selinon_backends.storage.filesystem": ("path",),
+    "selinon_backends.storage.memory": (),
+}
+"""The configuration keys each built-in storage adapter expands (Selinon's own list), by module."""
+
+
+def expand_fields(
+    owner: str, values: Mapping[str, Any], fields: tuple[str, ...], environ: Mapping[str, str]
+) -> dict[str, Any]:
+    """Expand the string values of ``fields`` in ``values``; others are returned unchanged.
+
+    Args:
+        owner: what the values configure, for the error message (e.g. ``Redis storage``).
+        values: the keyword arguments as configured.
+        fields: the keys to expand.
+        environ: the variables available.
+
+    Raises:
+        ExpansionError: naming ``owner``, every missing variable and the keys that need them
+            (or the first malformed value).
+    """
+    result = dict(values)
+    missing: dict[str, None] = {}
+    needing: list[str] = []
+    for key in fields:
+        value = result.get(key)
+        if not isinstance(value, str):
+            continue
+        try:
+            result[key] = expand(value, environ)
+        except ExpansionError as exc:
+            if not exc.missing:
+                raise ExpansionError(f"{owner}: {key!r}: {exc}") from exc
+            missing.update(dict.fromkeys(exc.missing))
+            needing.append(repr(key))
+    if missing:
+        names = ", ".join(repr(m) for m in missing)
+        raise ExpansionError(
+            f"{owner}: environment variable {names} is not set (needed by {', '.join(needing)})",
+            tuple(missing),
+        )
+    return result
+
+
 ReportFn = Callable[[Path_, str], None]
 
 _GLOBAL_KEYS = ("default_task_queue", "default_dispatcher_queue", "migration_dir")
@@ -88,9 +171,9 @@ def expand_config(data: dict[str, Any], environ: Mapping[str, str], report: Repo
     """Expand, in place, every value of assembled raw configuration data that allows it.
 
     Expanded: task and flow ``queue``, ``global`` ``default_task_queue``,
-    ``default_dispatcher_queue`` and ``migration_dir``, sentry ``dsn`` in ``global.trace``, and
-    every string inside a storage's ``configuration``.  Then tasks and flows without a ``queue``
-    get the (expanded) global default, ``celery`` unless configured.
+    ``default_dispatcher_queue`` and ``migration_dir``, and sentry ``dsn`` in ``global.trace``
+    (storage configurations are left as written: see the module docstring).  Then tasks and
+    flows without a ``queue`` get the (expanded) global default, ``celery`` unless configured.
 
     Args:
         data: the assembled configuration (``tasks``, ``storages``, ``global``,
@@ -101,11 +184,6 @@ def expand_config(data: dict[str, Any], environ: Mapping[str, str], report: Repo
     global_ = data.get("global")
     if isinstance(global_, dict):
         _expand_global(global_, environ, report)
-    for i, storage in _dicts(data, "storages"):
-        if "configuration" in storage:
-            storage["configuration"] = _expand_tree(
-                storage["configuration"], ("storages", i, "configuration"), environ, report
-            )
     defaults = global_ if isinstance(global_, dict) else {}
     for section, default_key in (
         ("tasks", "default_task_queue"),
@@ -151,15 +229,45 @@ def _expand_at(
             report((*path, key), f"{key!r}: {exc}")
 
 
-def _expand_tree(value: Any, path: Path_, environ: Mapping[str, str], report: ReportFn) -> Any:
-    if isinstance(value, str):
-        try:
-            return expand(value, environ)
-        except ExpansionError as exc:
-            report(path, str(exc))
-            return value
-    if isinstance(value, dict):
-        return {k: _expand_tree(v, (*path, k), environ, report) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand_tree(v, (*path, i), environ, report) for i, v in enumerate(value)]
-    return value
+def check_storage_env(
+    data: Mapping[str, Any],
+    environ: Mapping[str, str],
+    warn: ReportFn,
+    canonical: Callable[[str], str],
+) -> None:
+    """Warn about each storage whose configuration names variables that are not set.
+
+    Args:
+        data: the assembled configuration.
+        environ: the variables available here.
+        warn: called with the path and message of each storage concerned.
+        canonical: maps a YAML ``import`` (``selinon.storages.redis``) to our module name.
+    """
+    for i, storage in _dicts(data, "storages"):
+        config = storage.get("configuration")
+        module = storage.get("import")
+        if not isinstance(config, dict) or not isinstance(module, str):
+            continue
+        fields = BUILTIN_STORAGE_ENV_FIELDS.get(canonical(module))
+        keys = [k for k in config if fields is None or k in fields]
+        missing: dict[str, None] = {}
+        for key in keys:
+            value = config[key]
+            if isinstance(value, str):
+                missing.update(
+                    dict.fromkeys(n for n in referenced_names(value) if n not in environ)
+                )
+        if not missing:
+            continue
+        names = ", ".join(repr(m) for m in missing)
+        if fields is None:
+            message = (
+                f"its configuration mentions {names}, not set here; a custom adapter receives "
+                "its configuration as written (unexpanded)"
+            )
+        else:
+            message = (
+                f"environment variable {names} is not set here; the storage expands it when "
+                "it first connects and fails then if it is still missing"
+            )
+        warn(("storages", i, "configuration"), message)

@@ -15,11 +15,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from selinon_core.config.envexpand import expand_config
-from selinon_core.config.system import System
+from selinon_core.config.aliases import check_alias_budget
+from selinon_core.config.envexpand import check_storage_env, expand_config
+from selinon_core.config.system import System, canonical_module
 from selinon_core.config.validate import validate
 from selinon_core.config.validate_common import Reporter, did_you_mean
 from selinon_core.config.yamlsource import (
+    Anchor,
     Loc,
     Path_,
     SourceMap,
@@ -136,9 +138,13 @@ def _load(
                 assembly.add_flows(document)
     if parse_errors:
         raise SpecError(_sorted(parse_errors, order))
+    too_big = check_alias_budget(assembly.data, assembly.anchors)
+    if too_big is not None:
+        raise SpecError(too_big)
     rep = assembly.rep
     env = os.environ if environ is None else environ
     expand_config(assembly.data, env, rep.error)
+    check_storage_env(assembly.data, env, rep.warn, canonical_module)
     try:
         outcome = validate(assembly.data, assembly.locations, check_imports=check_imports)
     except RecursionError as exc:
@@ -172,8 +178,10 @@ class _Assembly:
         self.locations = SourceMap()
         self.locations.values[()] = Loc(nodes_file, 1, 1)
         self.rep = Reporter(self.locations, self.data)
+        self.anchors: dict[int, Anchor] = {}
 
     def add_nodes(self, document: YamlDocument) -> None:
+        self.anchors.update(document.anchors)
         data = document.data
         if not isinstance(data, dict):
             self._error(document, (), "the nodes file must be a mapping with 'tasks' and 'flows'")
@@ -194,6 +202,7 @@ class _Assembly:
         self.locations.values[()] = document.locations.value(())
 
     def add_flows(self, document: YamlDocument) -> None:
+        self.anchors.update(document.anchors)
         data = document.data
         rules: dict[Path_, Path_] = {}
         if isinstance(data, list):
@@ -230,16 +239,26 @@ class _Assembly:
 
     def _remap(self, document: YamlDocument, rules: dict[Path_, Path_]) -> None:
         lengths = sorted({len(prefix) for prefix in rules}, reverse=True)
+
+        def mapped(path: Path_) -> Path_ | None:
+            for n in lengths:
+                target = rules.get(path[:n])
+                if target is not None:
+                    return (*target, *path[n:])
+            return None
+
         for source, target in (
             (document.locations.values, self.locations.values),
             (document.locations.keys, self.locations.keys),
         ):
             for path, loc in source.items():
-                for n in lengths:
-                    mapped = rules.get(path[:n])
-                    if mapped is not None:
-                        target[(*mapped, *path[n:])] = loc
-                        break
+                new = mapped(path)
+                if new is not None:
+                    target[new] = loc
+        for alias, anchor in document.locations.links.items():
+            new_alias, new_anchor = mapped(alias), mapped(anchor)
+            if new_alias is not None and new_anchor is not None:
+                self.locations.links[new_alias] = new_anchor
 
     def _problem(
         self, document: YamlDocument, path: Path_, message: str, hint: str | None, *, key: bool

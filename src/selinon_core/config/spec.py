@@ -47,6 +47,8 @@ __all__ = [
 
 NODE_NAME_RE = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")
 DEFAULT_QUEUE = "celery"
+DEFAULT_MAX_FOREACH_NODES = 100_000
+"""The most nodes one ``foreach`` may start (``global.max_foreach_nodes``, per flow override)."""
 
 
 class _Frozen(BaseModel):
@@ -187,7 +189,7 @@ class CacheSpec(_Frozen):
 
 
 class SamplingSpec(_Frozen):
-    """Dispatcher sampling strategy; accepted for compatibility (no safety-net re-check yet)."""
+    """Sampling strategy: the interval of the distributed runtime's safety-net re-check."""
 
     name: str
     import_: str = Field(default="selinon.strategies", alias="import")
@@ -305,7 +307,13 @@ class EdgeSpec(_Frozen):
     foreach: ForeachSpec | None = None
     selective: SelectiveEdgeSpec | None = None
 
-    _norm = field_validator("from_", "to", mode="before")(_as_tuple)
+    _norm = field_validator("to", mode="before")(_as_tuple)
+
+    @field_validator("from_", mode="before")
+    @classmethod
+    def _norm_from(cls, value: Any) -> Any:
+        """An empty string (common in flows generated from Python dicts) is no source at all."""
+        return () if value == "" else _as_tuple(value)
 
     @field_validator("condition", mode="before")
     @classmethod
@@ -361,6 +369,7 @@ class FlowSpec(_Frozen):
     throttling: ThrottlingSpec | None = None
     sampling: SamplingSpec | None = None
     cache: CacheSpec = CacheSpec()
+    max_foreach_nodes: Annotated[int, Field(ge=1)] | None = None
 
     _norm_nowait = field_validator("nowait", mode="before")(_as_tuple)
     _norm_flags = field_validator(*PROPAGATE_FLAGS, mode="before")(_flag)
@@ -419,6 +428,7 @@ class GlobalSpec(_Frozen):
     default_dispatcher_queue: str = DEFAULT_QUEUE
     trace: tuple[TraceSinkSpec, ...] = ()
     migration_dir: str | None = None
+    max_foreach_nodes: Annotated[int, Field(ge=1)] = DEFAULT_MAX_FOREACH_NODES
 
     @field_validator("trace", mode="before")
     @classmethod

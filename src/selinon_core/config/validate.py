@@ -22,7 +22,7 @@ from selinon_core.config.validate_conditions import check_condition_shape
 from selinon_core.config.validate_flows import NodeIndex, check_flow
 from selinon_core.config.validate_imports import Reference, check_references, predicate_table
 from selinon_core.config.validate_nodes import Pieces, check_entities, warn_unused
-from selinon_core.config.validate_shape import validate_model
+from selinon_core.config.validate_shape import salvage_model, validate_model
 from selinon_core.config.yamlsource import SourceMap
 from selinon_core.errors import Problem
 
@@ -98,7 +98,7 @@ def _shape(data: dict[str, Any], rep: Reporter) -> Pieces:
     raw_global = data.get("global")
     if raw_global is not None:
         global_ = validate_model(GlobalSpec, raw_global, ("global",), rep)
-        pieces.global_ = global_ or GlobalSpec()
+        pieces.global_ = global_ or salvage_model(GlobalSpec, raw_global)
     _shape_flows(data, pieces, rep)
     return pieces
 

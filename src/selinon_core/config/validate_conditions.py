@@ -132,6 +132,15 @@ def check_condition(cond: Condition, path: Path_, scope: ConditionScope, rep: Re
 
 def _check_leaf(leaf: Predicate, path: Path_, scope: ConditionScope, rep: Reporter) -> None:
     params = _params(leaf, path, scope.predicates, rep)
+    unchecked = scope.predicates.functions is None and leaf.name == "httpStatus"
+    if unchecked or (params is not None and params.uses_http_probe):
+        rep.warn(
+            (*path, "name"),
+            f"predicate {leaf.name!r} makes a network call from the dispatcher each time the "
+            "condition is evaluated",
+            "a task that checks the URL and an edge condition on its result keep the "
+            "dispatcher free of network waits",
+        )
     if params is None:
         return
     missing, unexpected = params.check_args(frozenset(leaf.args))

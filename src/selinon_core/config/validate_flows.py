@@ -170,6 +170,9 @@ def _check_failure(
     flow: FlowSpec, failure: FailureSpec, path: Path_, index: NodeIndex, rep: Reporter
 ) -> None:
     in_edges = {name for edge in flow.edges for name in (*edge.from_, *edge.to)}
+    for other in flow.failures:  # a fallback may fail in turn and have a fallback of its own
+        if other.fallback is not True:
+            in_edges.update(other.fallback)
     for k, name in enumerate(failure.nodes):
         if not index.known(name):
             rep.error(

@@ -19,7 +19,7 @@ from selinon_core.config import spec
 from selinon_core.config.validate_common import Reporter, did_you_mean
 from selinon_core.config.yamlsource import Path_
 
-__all__ = ["known_keys", "validate_model"]
+__all__ = ["known_keys", "salvage_model", "validate_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,6 +46,26 @@ def validate_model(model: type[M], raw: Any, path: Path_, rep: Reporter) -> M | 
         for loc, errors in grouped.items():
             _report(model, (*path, *loc), loc, errors, rep)
         return None
+
+
+def salvage_model(model: type[M], raw: Any) -> M:
+    """``model`` built from the keys of ``raw`` that are valid on their own (no reporting).
+
+    Used after :func:`validate_model` reported a section's errors, so that one bad key (an old
+    trace syntax) does not discard the section's other settings and cause follow-on errors.
+    """
+    kept: dict[str, Any] = {}
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            try:
+                model.model_validate({key: value})
+            except ValidationError:
+                continue
+            kept[key] = value
+    try:
+        return model.model_validate(kept)
+    except ValidationError:
+        return model()
 
 
 def _clean_loc(raw: Any, loc: tuple[Any, ...]) -> Path_:

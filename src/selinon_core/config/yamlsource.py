@@ -13,6 +13,7 @@ the order of flow definitions (and thus of reported problems) is stable.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,11 +22,13 @@ from typing import Any, TypeAlias
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from selinon_core.errors import Problem, SpecError
 
 __all__ = [
+    "Anchor",
     "Loc",
     "Path_",
     "SourceMap",
@@ -52,13 +55,22 @@ class Loc:
 
 @dataclass
 class SourceMap:
-    """Locations of the values and keys of one or more parsed documents, by path."""
+    """Locations of the values and keys of one or more parsed documents, by path.
+
+    ``links`` maps the path of an alias to the path where its anchor's value was read, so that
+    a problem inside a shared value is located in the anchor's text, whichever path reaches it.
+    """
 
     values: dict[Path_, Loc] = field(default_factory=dict)
     keys: dict[Path_, Loc] = field(default_factory=dict)
+    links: dict[Path_, Path_] = field(default_factory=dict)
 
     def value(self, path: Path_) -> Loc:
         """Location of the value at ``path``, or of the nearest enclosing value that is known."""
+        for candidate in self._through_links(path):
+            found = self.values.get(candidate)
+            if found is not None:
+                return found
         for end in range(len(path), -1, -1):
             found = self.values.get(path[:end])
             if found is not None:
@@ -67,17 +79,61 @@ class SourceMap:
 
     def key(self, path: Path_) -> Loc:
         """Location of the mapping key that ends ``path`` (falls back to the value location)."""
-        found = self.keys.get(path)
-        return found if found is not None else self.value(path)
+        for candidate in self._through_links(path):
+            found = self.keys.get(candidate)
+            if found is not None:
+                return found
+        return self.value(path)
+
+    def _through_links(self, path: Path_) -> Iterator[Path_]:
+        """``path``, then the same place reached through the anchors of the aliases it crosses."""
+        yield path
+        for _ in range(_MAX_LINKS):
+            rewritten = self._rewrite(path)
+            if rewritten is None:
+                return
+            path = rewritten
+            yield path
+
+    def _rewrite(self, path: Path_) -> Path_ | None:
+        if not self.links:
+            return None
+        for end in range(len(path), 0, -1):
+            target = self.links.get(path[:end])
+            if target is not None and end < len(path):
+                return (*target, *path[end:])
+        return None
+
+
+_MAX_LINKS = 16
+"""How many aliases a location look-up follows (aliases inside aliases inside ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A YAML anchor (``&name``) whose value is shared by every alias (``*name``) to it."""
+
+    name: str
+    loc: Loc
 
 
 @dataclass(frozen=True)
 class YamlDocument:
-    """One YAML document as plain data, with its locations recorded under ``prefix``."""
+    """One YAML document as plain data, with its locations recorded under ``prefix``.
+
+    Attributes:
+        data: the document as plain dicts, lists and scalars.  An aliased mapping or list is
+            one shared object (as in PyYAML), so a document is a DAG, never copied per alias.
+        file: the file it came from.
+        locations: where each path's key and value are; paths through an alias are located
+            at the alias.
+        anchors: the anchor of each shared mapping or list, by ``id()`` of the plain object.
+    """
 
     data: Any
     file: str
     locations: SourceMap
+    anchors: dict[int, Anchor] = field(default_factory=dict)
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
@@ -130,14 +186,21 @@ def _walk(root: Path) -> Iterator[str]:
 def parse_text(text: str, file: str) -> tuple[list[YamlDocument], list[Problem]]:
     """Parse every YAML document of ``text``.
 
+    A key repeated in one mapping keeps its last value, as PyYAML (and so Selinon) does, with a
+    warning naming both lines.
+
     Returns:
         the documents (empty ones skipped) and the parser's warnings as problems.
 
     Raises:
         SpecError: the text is not well-formed YAML (with the line and column of the error).
     """
+    too_deep = _flow_nesting_problem(text, file)
+    if too_deep is not None:
+        raise SpecError(too_deep)
     yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
+    yaml.Constructor = _LastKeyWins
+    yaml.allow_duplicate_keys = True
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -149,6 +212,9 @@ def parse_text(text: str, file: str) -> tuple[list[YamlDocument], list[Problem]]
         except (ValueError, TypeError, RecursionError) as exc:
             raise SpecError(Problem(f"invalid YAML: {exc}", file)) from exc
     problems = [Problem(f"YAML: {w.message}", file) for w in caught]
+    constructor = yaml.constructor
+    if isinstance(constructor, _LastKeyWins):
+        problems.extend(constructor.repeated_keys(file))
     documents: list[YamlDocument] = []
     for raw in raw_docs:
         if raw is None:
@@ -161,8 +227,122 @@ def parse_text(text: str, file: str) -> tuple[list[YamlDocument], list[Problem]]
             raise SpecError(Problem("the YAML is nested too deeply", file)) from exc
         if converter.problems:
             raise SpecError(converter.problems)
-        documents.append(YamlDocument(data, file, locations))
+        documents.append(YamlDocument(data, file, locations, converter.anchors))
     return documents, problems
+
+
+MAX_FLOW_NESTING = 200
+"""The deepest ``[``/``{`` nesting accepted.  The YAML scanner's work grows with the square of
+the nesting depth (seconds at a few hundred levels); real configurations nest a handful."""
+
+_FLOW_CHARS = re.compile(r"""[\[\]{}'"#\n]""")
+_QUOTE_START = frozenset(" \t[{,:-?\n")
+
+
+def _flow_nesting_problem(text: str, file: str) -> Problem | None:
+    """A problem if ``[``/``{`` nest deeper than :data:`MAX_FLOW_NESTING` (a linear scan).
+
+    Quoted scalars and comments are skipped; a bracket inside a plain scalar may be counted,
+    which only matters for texts that are already near the limit.
+    """
+    depth = 0
+    line = 1
+    pos = 0
+    while (match := _FLOW_CHARS.search(text, pos)) is not None:
+        char, pos = match.group(), match.end()
+        if char == "\n":
+            line += 1
+        elif char == "#":
+            end = text.find("\n", pos)
+            pos = len(text) if end < 0 else end
+        elif char in "'\"":
+            if match.start() == 0 or text[match.start() - 1] in _QUOTE_START:
+                pos = _after_quoted(text, pos, char)
+                line += text.count("\n", match.end(), pos)
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_FLOW_NESTING:
+                column = match.start() - text.rfind("\n", 0, match.start())
+                return Problem(
+                    "invalid YAML: nested too deeply "
+                    f"('[' and '{{' deeper than {MAX_FLOW_NESTING} levels)",
+                    file,
+                    line,
+                    column,
+                )
+        else:
+            depth = max(0, depth - 1)
+    return None
+
+
+def _after_quoted(text: str, pos: int, quote: str) -> int:
+    """The position after the quoted scalar whose opening quote ends at ``pos``."""
+    while True:
+        end = text.find(quote, pos)
+        if end < 0:
+            return len(text)
+        if quote == "'" and text.startswith("''", end):
+            pos = end + 2
+            continue
+        if quote == '"' and _escaped(text, end):
+            pos = end + 1
+            continue
+        return end + 1
+
+
+def _escaped(text: str, index: int) -> bool:
+    backslashes = 0
+    while index - backslashes - 1 >= 0 and text[index - backslashes - 1] == "\\":
+        backslashes += 1
+    return backslashes % 2 == 1
+
+
+class _LastKeyWins(RoundTripConstructor):
+    """ruamel's round-trip constructor, but a repeated mapping key keeps its *last* value."""
+
+    def check_mapping_key(
+        self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any
+    ) -> bool:
+        """Accept a new key; for a repeated one, store the later value and remember both lines."""
+        if key not in mapping:
+            return True
+        if not isinstance(mapping, CommentedMap):
+            mapping[key] = value
+            return False
+        first = mapping.lc.data.get(key)
+        found: list[tuple[str, int | None, int]] = getattr(self, "_repeated", [])
+        self._repeated = found
+        found.append(
+            (str(key), None if first is None else first[0] + 1, key_node.start_mark.line + 1)
+        )
+        value_node = next((v for k, v in node.value if k is key_node), key_node)
+        mapping[key] = value
+        mapping._yaml_set_kv_line_col(
+            key,
+            [
+                key_node.start_mark.line,
+                key_node.start_mark.column,
+                value_node.start_mark.line,
+                value_node.start_mark.column,
+            ],
+        )
+        return False
+
+    def repeated_keys(self, file: str) -> list[Problem]:
+        """One warning per repeated key seen so far."""
+        problems: list[Problem] = []
+        for key, first, last in getattr(self, "_repeated", []):
+            where = f"line {first}" if first is not None else "an earlier line"
+            problems.append(
+                Problem(
+                    f"key {key!r} is repeated in one mapping ({where} and line {last}); "
+                    f"the value of line {last} is used",
+                    file,
+                    last,
+                    hint="remove one of them",
+                )
+            )
+        return problems
 
 
 def _marked_problem(exc: MarkedYAMLError, file: str) -> Problem:
@@ -181,30 +361,50 @@ def _node_loc(node: Any, file: str) -> Loc:
 
 
 class _Converter:
-    """Turn ruamel round-trip nodes into plain data while filling a :class:`SourceMap`."""
+    """Turn ruamel round-trip nodes into plain data while filling a :class:`SourceMap`.
+
+    Each ruamel mapping or list is converted once: an alias yields the object converted for
+    its anchor, so the work is linear in the size of the text however many aliases there are.
+    """
 
     def __init__(self, file: str, locations: SourceMap) -> None:
         self.file = file
         self.locations = locations
         self.problems: list[Problem] = []
+        self.anchors: dict[int, Anchor] = {}
         self._active: set[int] = set()
+        self._done: dict[int, Any] = {}
+        self._paths: dict[int, Path_] = {}
 
     def convert(self, node: Any, path: Path_, loc: Loc) -> Any:
         self.locations.values.setdefault(path, loc)
-        if isinstance(node, CommentedMap | CommentedSeq):
-            if id(node) in self._active:
-                self.problems.append(
-                    Problem("an alias refers to its own anchor", loc.file, loc.line, loc.column)
-                )
-                return None
-            self._active.add(id(node))
-            try:
-                if isinstance(node, CommentedMap):
-                    return self._mapping(node, path, loc)
-                return self._sequence(node, path, loc)
-            finally:
-                self._active.discard(id(node))
-        return _scalar(node)
+        if not isinstance(node, CommentedMap | CommentedSeq):
+            return _scalar(node)
+        done = self._done.get(id(node), _MISSING)
+        if done is not _MISSING:
+            first = self._paths.get(id(node))
+            if first is not None and first != path:
+                self.locations.links.setdefault(path, first)
+            return done
+        if id(node) in self._active:
+            self.problems.append(
+                Problem("an alias refers to its own anchor", loc.file, loc.line, loc.column)
+            )
+            return None
+        self._active.add(id(node))
+        self._paths.setdefault(id(node), path)
+        try:
+            if isinstance(node, CommentedMap):
+                result: Any = self._mapping(node, path, loc)
+            else:
+                result = self._sequence(node, path, loc)
+        finally:
+            self._active.discard(id(node))
+        self._done[id(node)] = result
+        anchor = getattr(getattr(node, "anchor", None), "value", None)
+        if isinstance(anchor, str):
+            self.anchors[id(result)] = Anchor(anchor, loc)
+        return result
 
     def _mapping(self, node: CommentedMap, path: Path_, loc: Loc) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -228,6 +428,9 @@ class _Converter:
         except (KeyError, IndexError, TypeError):
             return default
         return Loc(self.file, line + 1, column + 1)
+
+
+_MISSING = object()
 
 
 def _scalar(value: Any) -> Any:

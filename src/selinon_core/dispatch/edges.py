@@ -21,10 +21,15 @@ from selinon_core.dispatch.pmap import cons_list
 from selinon_core.dispatch.steps import StepTx
 from selinon_core.dispatch.subflows import compound_finished, nested_finished, resolve_path
 from selinon_core.dispatch.tables import EdgeTable
-from selinon_core.errors import ResultMissing, TransientBackendError, describe_error
+from selinon_core.errors import (
+    ResultMissing,
+    SelinonError,
+    TransientBackendError,
+    describe_error,
+)
 from selinon_core.trace import TraceName
 
-__all__ = ["EdgeContext", "evaluate", "fire_edges", "fire_starting_edges"]
+__all__ = ["EdgeContext", "ForeachLimitError", "evaluate", "fire_edges", "fire_starting_edges"]
 
 Instance = tuple[str, FlowSummary | None]
 """A finished node instance: its id and, for a sub-flow, its summary."""
@@ -34,6 +39,13 @@ _NO_ITEM: tuple[None] = (None,)
 
 _ALWAYS_RUN = ("selinon_core.routines", "always_run")
 """The default selective run function (any spelling, after :func:`canonical_module`): no call."""
+
+
+class ForeachLimitError(SelinonError):
+    """A ``foreach`` function yielded more items than ``max_foreach_nodes`` allows.
+
+    It fails the flow (traced as ``FOREACH_ERROR``) instead of growing the process without end.
+    """
 
 
 class EdgeContext:
@@ -49,6 +61,11 @@ class EdgeContext:
     def node_args(self) -> Any:
         """The flow arguments."""
         return self._tx.node_args
+
+    @property
+    def http_probe(self) -> Any:
+        """The results port's HTTP port for ``httpStatus`` (``None`` if it offers none)."""
+        return getattr(self._tx.results, "http_probe", None)
 
     def _instance(self, name: str) -> Instance | None:
         found = self._combo.get(name)
@@ -77,10 +94,11 @@ class EdgeContext:
 class FlowArgsContext:
     """The context of failure conditions: flow arguments only, no results."""
 
-    __slots__ = ("node_args",)
+    __slots__ = ("http_probe", "node_args")
 
-    def __init__(self, node_args: Any) -> None:
+    def __init__(self, node_args: Any, http_probe: Any = None) -> None:
         self.node_args = node_args
+        self.http_probe = http_probe
 
     def message(self, node: str) -> Any:
         """Failure conditions cannot read results."""
@@ -242,11 +260,19 @@ def _condition_true(
 def _foreach_items(tx: StepTx, edge: EdgeTable, parent: Mapping[str, Any]) -> list[Any] | None:
     foreach = edge.foreach
     assert foreach is not None
+    cap = tx.table.spec.max_foreach_nodes or tx.system.spec.global_.max_foreach_nodes
+    most = max(1, cap // max(1, len(edge.dests)))  # items allowed: each starts every dest
     try:
         fn = tx.system.resolve(foreach.import_, foreach.function)
         pool = tx.results.storage_pool(flow_name=tx.flow_name, parent=parent)
         result = fn(pool, tx.node_args)
-        items = list(result) if result else []
+        # Never more than one item past the cap: an endless generator must not be drained.
+        items = list(itertools.islice(result, most + 1)) if result else []
+        if len(items) > most:
+            raise ForeachLimitError(
+                f"foreach function {foreach.import_}.{foreach.function} yielded more than "
+                f"{most:,} items, which would start more than max_foreach_nodes={cap:,} nodes"
+            )
     except TransientBackendError:
         raise
     except Exception as exc:

@@ -48,7 +48,7 @@ def _apply(tx: StepTx, entry: FailureEntry) -> tuple[bool, bool]:
         "selective": tx.selective_flag(),
     }
     applied = stop = False
-    ctx = FlowArgsContext(tx.node_args)
+    ctx = FlowArgsContext(tx.node_args, getattr(tx.results, "http_probe", None))
     for rule in entry.rules:
         fallback = True if rule.fallback is True else list(rule.fallback)
         if rule.condition is not None and not evaluate(

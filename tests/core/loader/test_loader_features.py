@@ -231,7 +231,8 @@ global:
     assert spec.global_.migration_dir == "/m/prod"
     assert spec.global_.trace[0].sentry is not None
     assert spec.global_.trace[0].sentry.dsn == "http://prod@sentry/1"
-    assert spec.storage("S1").configuration == {"host": "prod-db", "ports": ["prod"]}
+    # A storage's configuration is never expanded at load: the adapter gets it as written.
+    assert spec.storage("S1").configuration == {"host": "{P}-db", "ports": ["{P}"]}
 
 
 def test_env_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -164,3 +164,65 @@ def test_yaml_fragments_raise_only_spec_error(lines: list[str]) -> None:
 def test_base_of_mutations_is_valid() -> None:
     system = load_system_from_texts(_dump(BASE_NODES), [_dump(BASE_FLOWS)], environ={})
     assert "flow1" in system.spec.flows
+
+
+# ------------------------------------------------------------------ alias bombs, deep nesting
+# Each case must finish in a second or two (a few milliseconds here); the deadline bounds it,
+# so a loader that expands aliases into copies or recurses without end fails, not hangs.
+
+BOUNDED = settings(
+    max_examples=60,
+    deadline=2000,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+BOMB_PLACES = ["x-anchors", "storage", "edges", "node_args", "trace"]
+
+
+def _bomb_text(levels: int, width: int, place: str) -> str:
+    anchors = ["x-anchors:", "  - &b0 [lol, {k: v}]"]
+    for level in range(1, levels + 1):
+        anchors.append(f"  - &b{level} [{', '.join([f'*b{level - 1}'] * width)}]")
+    top = f"*b{levels}"
+    body = {
+        "x-anchors": "",
+        "storage": f"storages:\n  - {{name: S, import: myapp.storages, configuration: {top}}}\n",
+        "edges": "",
+        "node_args": "",
+        "trace": f"global:\n  trace: {top}\n",
+    }[place]
+    return "\n".join(anchors) + "\n" + _dump(BASE_NODES) + body
+
+
+def _bomb_flows(levels: int, place: str) -> str:
+    top = f"*b{levels}"
+    if place == "edges":
+        return "flow-definitions:\n  - name: flow1\n    edges: " + top + "\n"
+    if place == "node_args":
+        return (
+            "flow-definitions:\n  - name: flow1\n    edges:\n      - from:\n        to: Task1\n"
+            f"        condition: {{name: argsFieldEqual, args: {{key: a, value: {top}}}}}\n"
+        )
+    return _dump(BASE_FLOWS)
+
+
+@BOUNDED
+@given(st.integers(1, 12), st.integers(2, 12), st.sampled_from(BOMB_PLACES))
+def test_alias_bombs_are_accepted_or_rejected_quickly(levels: int, width: int, place: str) -> None:
+    nodes = _bomb_text(levels, width, place)
+    flows = _bomb_flows(levels, place)
+    if place in ("edges", "node_args"):  # anchors are per document: define them there too
+        flows = nodes.split("\n" + _dump(BASE_NODES))[0] + "\n" + flows
+    _load(nodes, [flows])
+
+
+@settings(BOUNDED, max_examples=30)
+@given(st.integers(1, 20_000), st.sampled_from(["[", "{a: ", "- "]))
+def test_deep_nesting_is_accepted_or_rejected_quickly(depth: int, opener: str) -> None:
+    closer = {"[": "]", "{a: ": "}", "- ": ""}[opener]
+    if opener == "- ":
+        deep = "".join("  " * i + "-\n" for i in range(min(depth, 1_000)))
+    else:
+        deep = opener * depth + "1" + closer * depth
+    _load(_dump(BASE_NODES) + "x-deep: " + deep + "\n", [_dump(BASE_FLOWS)])
+    _load(_dump(BASE_NODES), ["flow-definitions:\n  - name: flow1\n    edges: " + deep + "\n"])

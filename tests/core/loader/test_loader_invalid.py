@@ -339,14 +339,6 @@ CASES: list[tuple[str, str, str, str, str, int]] = [
         16,
     ),
     ("storage-cache-not-mapping", NODES + "    cache: LRU\n", FLOWS, "must be a mapping", N, 16),
-    (
-        "storage-config-env-missing",
-        nodes("{echo: false}", "{host: '{DB_HOST}'}"),
-        FLOWS,
-        "'DB_HOST' is not set",
-        N,
-        15,
-    ),
     # ---------------------------------------------------------------- listing, global
     (
         "flow-listed-twice",
@@ -456,16 +448,6 @@ CASES: list[tuple[str, str, str, str, str, int]] = [
     ),
     # ---------------------------------------------------------------- YAML itself
     ("yaml-malformed", NODES + "  - name: [x\n", FLOWS, "invalid YAML", N, 17),
-    (
-        "yaml-duplicate-key",
-        nodes(
-            "    storage: S1\n  - name: Task2", "    storage: S1\n    storage: S1\n  - name: Task2"
-        ),
-        FLOWS,
-        "invalid YAML",
-        N,
-        5,
-    ),
     ("yaml-flow-file-malformed", NODES, FLOWS + "  - name: [\n", "invalid YAML", F, 13),
     ("flow-file-no-definitions", NODES, "flows:\n  - name: flow1\n", "'flow-definitions'", F, 1),
     (
