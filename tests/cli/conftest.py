@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,8 +31,13 @@ Cli = Callable[..., Result]
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
-    """Run ``selinon-cli <args>`` in-process from the repository root."""
+    """Run ``selinon-cli <args>`` in-process from the repository root.
+
+    ``--app-dir`` changes ``sys.path`` for the rest of the process; it is restored after the
+    test, so a test that forgets ``--app-dir examples`` fails instead of relying on another.
+    """
     monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, "path", list(sys.path))
 
     def run(*args: str) -> Result:
         capsys.readouterr()

@@ -61,10 +61,17 @@ def test_readme_main_command_works(cli: Any) -> None:
 
 
 def test_cli_doc_shows_the_real_quickstart_summary(cli: Any) -> None:
-    block = CLI_DOC.split("$ selinon-cli inspect -n examples/quickstart/nodes.yaml", 1)[1]
+    command = "$ selinon-cli --app-dir examples inspect -n examples/quickstart/nodes.yaml"
+    block = CLI_DOC.split(command, 1)[1]
     documented = block.split("\n```", 1)[0].splitlines()[1:]
     result = cli(
-        "inspect", "-n", "examples/quickstart/nodes.yaml", "-f", "examples/quickstart/flows.yaml"
+        "--app-dir",
+        "examples",
+        "inspect",
+        "-n",
+        "examples/quickstart/nodes.yaml",
+        "-f",
+        "examples/quickstart/flows.yaml",
     )
     assert result.out.splitlines() == documented
 

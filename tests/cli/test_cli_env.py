@@ -22,6 +22,12 @@ EXTRA_FLOWS = """
 """
 
 
+@pytest.fixture(autouse=True)
+def _examples_app_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quickstart imports ``quickstart.tasks``: ``SELINON_APP_DIR`` (``--app-dir``) finds it."""
+    monkeypatch.setenv("SELINON_APP_DIR", "examples")
+
+
 def test_configuration_paths_from_the_environment(
     cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,6 +11,7 @@ import fastjsonschema
 import pytest
 from ruamel.yaml import YAML
 
+APP_DIR = ("--app-dir", "examples")  # the quickstart imports its tasks as quickstart.tasks
 QUICKSTART = ("-n", "examples/quickstart/nodes.yaml", "-f", "examples/quickstart/flows.yaml")
 
 NODES = """
@@ -58,7 +59,7 @@ def config(files: Any) -> tuple[str, str]:
 
 
 def test_valid_configuration_prints_a_summary(cli: Any) -> None:
-    result = cli("inspect", *QUICKSTART)
+    result = cli(*APP_DIR, "inspect", *QUICKSTART)
     assert result.code == 0, result.err
     assert result.out.splitlines() == [
         "Configuration is valid (examples/quickstart/nodes.yaml, examples/quickstart/flows.yaml).",
@@ -72,7 +73,7 @@ def test_valid_configuration_prints_a_summary(cli: Any) -> None:
 
 
 def test_verbose_adds_a_line_per_flow(cli: Any) -> None:
-    result = cli("-v", "inspect", *QUICKSTART)
+    result = cli("-v", *APP_DIR, "inspect", *QUICKSTART)
     assert result.code == 0, result.err
     assert "  flow greeting: 2 edges, 0 failures, queue quickstart_dispatcher" in result.out
 

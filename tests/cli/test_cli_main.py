@@ -17,6 +17,7 @@ from selinon_backends.cli.version_cmd import SELINON_COMPATIBILITY, VersionInfo,
 from selinon_core.errors import Problem, SpecError
 
 ROOT = Path(__file__).resolve().parents[2]
+APP_DIR = ("--app-dir", "examples")  # the quickstart imports its tasks as quickstart.tasks
 QUICKSTART = ("-n", "examples/quickstart/nodes.yaml", "-f", "examples/quickstart/flows.yaml")
 
 
@@ -105,7 +106,7 @@ def _script_env() -> dict[str, str]:
 
 def test_module_entry_point_runs_in_a_fresh_interpreter() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "selinon_backends.cli", "inspect", *QUICKSTART],
+        [sys.executable, "-m", "selinon_backends.cli", *APP_DIR, "inspect", *QUICKSTART],
         capture_output=True,
         text=True,
         cwd=ROOT,

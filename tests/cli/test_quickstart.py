@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+APP_DIR = ("--app-dir", "examples")  # the example imports its tasks as quickstart.tasks
 QUICKSTART = ("-n", "examples/quickstart/nodes.yaml", "-f", "examples/quickstart/flows.yaml")
 
 
 def test_quickstart_queues(cli: Any) -> None:
-    result = cli("inspect", *QUICKSTART, "--list-task-queues", "--list-dispatcher-queues")
+    result = cli(*APP_DIR, "inspect", *QUICKSTART, "--list-task-queues", "--list-dispatcher-queues")
     assert result.code == 0, result.err
     assert result.out.splitlines() == [
         "Greet:celery",
@@ -22,6 +23,7 @@ def test_quickstart_queues(cli: Any) -> None:
 def test_quickstart_flow_runs(cli: Any, tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
     result = cli(
+        *APP_DIR,
         "execute",
         *QUICKSTART,
         "--flow-name",

@@ -76,7 +76,7 @@ def test_dinner_happy_path() -> None:
     assert set(report) == {"flow_name", "flow_id", "status", "node_args", "duration_s", "runs"}
     assert set(report["runs"][0]) == {
         "flow_name", "flow_id", "node_name", "node_id", "kind", "status",
-        "parent", "node_args", "result", "retries",
+        "parent", "node_args", "result", "retries", "error", "traceback",
     }  # fmt: skip
     assert "succeeded" in err
 
@@ -176,7 +176,9 @@ def test_node_args_file_and_report_file(tmp_path: Path) -> None:
         (["--node-args", "1", "--node-args-file", "x.json"], "not both"),
         (["--selective-run-subsequent"], "need --selective-task-names"),
         (["--selective-task-names", " , "], "no task name"),
-        (["--selective-task-names", "NoSuchTask"], "No path to node 'NoSuchTask'"),
+        (["--selective-task-names", "NoSuchTask"], "no task or flow is named 'NoSuchTask'"),
+        (["--selective-task-names", "BakeX"], "did you mean 'Bake'?"),
+        (["--selective-task-names", "OrderPizza"], "No path to node 'OrderPizza'"),
         (["--node-args-file", "/nonexistent/args.json"], "cannot read"),
     ],
 )

@@ -24,7 +24,9 @@ from typing import Annotated
 
 import typer
 
+from selinon_backends.cli.problems import render_problems
 from selinon_backends.cli.version_cmd import version_info
+from selinon_backends.selinon_alias import disable_selinon_alias, ensure_selinon_alias
 from selinon_core.errors import Problem, SpecError
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "NodesDefinitionOption",
     "add_import_path",
     "app",
+    "check_output_path",
     "cli_state",
     "exit_on_spec_error",
     "flow_paths",
@@ -62,9 +65,11 @@ class CliState:
 
     Attributes:
         verbosity: how many times ``-v`` was given (0 warnings only, 1 info, 2+ debug).
+        color: whether terminal output may use colours (``--no-color`` turns them off).
     """
 
     verbosity: int = 0
+    color: bool = True
 
 
 app = typer.Typer(
@@ -73,6 +78,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: no rich import just to print --help
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 """The application object; sub-commands are attached by ``register(app)`` functions."""
@@ -94,9 +100,19 @@ def _global_options(
             "-v",
             "--verbose",
             count=True,
-            help="Be more verbose (repeat for more detail: -v info, -vv debug).",
+            show_default=False,
+            help="Be more verbose; repeat for more (-v: info logging and the traceback of "
+            "every failed task, -vv: debug logging).",
         ),
     ] = 0,
+    no_color: Annotated[
+        bool,
+        typer.Option(
+            "--no-color",
+            help="No colours in the progress display and messages (as Selinon's CLI; "
+            "NO_COLOR=1 does the same).",
+        ),
+    ] = False,
     app_dir: Annotated[
         Path,
         typer.Option(
@@ -106,26 +122,44 @@ def _global_options(
             "imports are found.",
         ),
     ] = Path("."),
+    no_selinon_alias: Annotated[
+        bool,
+        typer.Option(
+            "--no-selinon-alias",
+            help="Do not make 'import selinon' resolve to this project (by default, user "
+            "modules written for Selinon load unchanged when Selinon is not installed).",
+        ),
+    ] = False,
     _version: Annotated[
         bool,
         typer.Option(
             "--version",
             is_eager=True,
             expose_value=False,
+            allow_from_autoenv=False,
             callback=_print_version,
             help="Print the versions (as the 'version' command does) and exit.",
         ),
     ] = False,
 ) -> None:
     """Inspect and run task flows written in Selinon's YAML flow language."""
-    ctx.obj = CliState(verbosity=verbose)
+    ctx.obj = CliState(verbosity=verbose, color=not (no_color or os.environ.get("NO_COLOR")))
     add_import_path(app_dir)
+    _selinon_alias(enabled=not no_selinon_alias)
     if verbose:
         logging.basicConfig(
             level=logging.DEBUG if verbose > 1 else logging.INFO,
             stream=sys.stderr,
             format="%(levelname)s %(name)s: %(message)s",
         )
+
+
+def _selinon_alias(*, enabled: bool) -> None:
+    """Install the ``selinon`` import alias, or turn it off for the runtimes too."""
+    if enabled:
+        ensure_selinon_alias()
+    else:
+        disable_selinon_alias()
 
 
 def add_import_path(directory: Path) -> None:
@@ -196,9 +230,37 @@ def flow_paths(values: Sequence[str] | None) -> list[Path]:
 
 
 def report_problems(problems: Sequence[Problem]) -> None:
-    """Write problems to stderr, one per line as ``file:line:col: message (hint)``."""
-    for problem in problems:
-        typer.echo(str(problem), err=True)
+    """Write problems to stderr, one per line as ``file:line:col: message (hint)``.
+
+    Problems with a common cause are written once (a module that cannot be imported, with every
+    node that names it), and a few get a hint for the usual mistake behind them; see
+    :func:`selinon_backends.cli.problems.render_problems`.
+    """
+    for line in render_problems(problems):
+        typer.echo(line, err=True)
+
+
+def check_output_path(value: str | None, option: str) -> None:
+    """Check, before any work is done, that ``value`` can be written (``-`` and ``None`` pass).
+
+    Raises:
+        typer.Exit: with code 2 after one line on stderr, when the directory is missing, the
+            path is a directory or it cannot be written.
+    """
+    if value is None or value == "-":
+        return
+    path = Path(value)
+    parent = path.parent if str(path.parent) else Path(".")
+    problem = None
+    if path.is_dir():
+        problem = "is a directory"
+    elif not parent.is_dir():
+        problem = f"directory {str(parent)!r} does not exist"
+    elif not os.access(path if path.exists() else parent, os.W_OK):
+        problem = "permission denied"
+    if problem is not None:
+        typer.echo(f"Error: {option} {value!r}: cannot write: {problem}.", err=True)
+        raise typer.Exit(EXIT_INVALID)
 
 
 @contextmanager
@@ -216,8 +278,13 @@ def exit_on_spec_error() -> Iterator[None]:
 
 
 def report_spec_error(error: SpecError) -> None:
-    """Write every problem of ``error`` to stderr, then how many there were."""
-    report_problems(error.problems)
-    count = len(error.problems)
+    """Write every problem of ``error`` to stderr, then how many there were.
+
+    Problems with one cause count once (see :func:`report_problems`).
+    """
+    lines = render_problems(error.problems)
+    for line in lines:
+        typer.echo(line, err=True)
+    count = len(lines)
     noun = "error" if count == 1 else "errors"
     typer.echo(f"Configuration is invalid: {count} {noun}.", err=True)

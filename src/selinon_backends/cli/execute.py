@@ -1,18 +1,22 @@
 """``selinon-cli execute``: run a flow in this process and report what ran.
 
 Exit codes: 0 the flow succeeded, 1 it failed, 2 invalid configuration or usage (unknown flow,
-arguments that are not JSON, ...).  ``--report PATH`` writes the JSON report described in
-``docs/report.md`` (``-`` writes it to stdout; the progress display and messages go to stderr).
+arguments that are not JSON, a report path that cannot be written, ...), 130 interrupted
+(Ctrl-C; the report so far is written, with status ``interrupted``).  ``--report PATH`` writes
+the JSON report described in ``docs/report.md``; with ``--report -`` stdout carries the report
+alone: while the flow runs, whatever tasks, storages and trace sinks print goes to stderr.
+
+The engine, the tracer and the progress display are imported when the command runs, not when
+the command line is built, so that ``selinon-cli version`` and ``--help`` stay fast.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from functools import partial
+from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,20 +25,31 @@ from selinon_backends.cli.app import (
     EXIT_OK,
     FlowDefinitionsOption,
     NodesDefinitionOption,
+    check_output_path,
+    cli_state,
     exit_on_spec_error,
     flow_paths,
 )
-from selinon_backends.cli.progress import Progress
-from selinon_backends.runtime import Engine, FlowRun, RealClock, VirtualClock
-from selinon_backends.tracing import build_tracer
-from selinon_core.config.loader import load_system
-from selinon_core.config.system import System
-from selinon_core.errors import DispatchError, RequestError
+from selinon_backends.cli.problems import did_you_mean
+from selinon_core.errors import RequestError
 
-__all__ = ["EXIT_FAILED", "execute", "parse_node_args", "register"]
+if TYPE_CHECKING:
+    from selinon_backends.runtime import Engine, FlowRun, NodeRun
+    from selinon_core.config.system import System
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "check_selective_names",
+    "execute",
+    "parse_node_args",
+    "register",
+]
 
 EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
 _STDOUT = "-"
+_SELINON_NO_OP = "Selinon 1.x option, accepted for its scripts; no effect here."
 
 
 def register(app: typer.Typer) -> None:
@@ -91,63 +106,102 @@ def _selective_names(
     return found
 
 
-def _engine(system: System, concurrency: int, fast_forward: bool) -> Engine:
+def check_selective_names(system: System, names: list[str]) -> None:
+    """Reject selective task names that name no node of the configuration, with a suggestion.
+
+    Raises:
+        RequestError: a name is neither a task nor a flow.
+    """
+    known = [task.name for task in system.spec.tasks] + list(system.spec.flows)
+    for name in names:
+        if name not in known:
+            raise RequestError(
+                f"--selective-task-names: no task or flow is named {name!r}"
+                f"{did_you_mean(name, known)}"
+            )
+
+
+class _Recorder:
+    """An engine observer that keeps every node run, so that an interrupted run can be reported."""
+
+    __slots__ = ("records",)
+
+    def __init__(self) -> None:
+        self.records: dict[str, NodeRun] = {}
+
+    def __call__(self, record: NodeRun) -> None:
+        self.records[record.node_id] = record
+
+
+def _engine(system: System, concurrency: int, fast_forward: bool, progress: Any) -> Engine:
     """The engine, with the tracer ``global.trace`` asks for (its storage sink uses the pool)."""
+    from selinon_backends.runtime import Engine, RealClock, VirtualClock  # noqa: PLC0415
+
     engine: Engine | None = None
 
     def lookup(storage_name: str) -> Any:
         assert engine is not None
         return engine.results.get_connected_storage(storage_name)
 
-    tracer = build_tracer(system, storage_lookup=lookup) if system.spec.global_.trace else None
-    engine = Engine(
-        system,
-        concurrency=concurrency,
-        clock=VirtualClock(RealClock().now()) if fast_forward else RealClock(),
-        tracer=tracer,
-    )
+    tracer = None
+    if system.spec.global_.trace:
+        from selinon_backends.tracing import build_tracer  # noqa: PLC0415
+
+        tracer = build_tracer(system, storage_lookup=lookup)
+    clock: Any = VirtualClock(RealClock().now()) if fast_forward else RealClock()
+    if progress is not None and not fast_forward:
+        from selinon_backends.cli.progress import ProgressClock  # noqa: PLC0415
+
+        clock = ProgressClock(clock, progress)
+    engine = Engine(system, concurrency=concurrency, clock=clock, tracer=tracer)
     return engine
 
 
-def _write_report(run: FlowRun, path: str) -> None:
-    text = json.dumps(run.report(), indent=2, default=repr)
+def _write_report(run: FlowRun, path: str, stdout: Any) -> None:
+    from selinon_backends.runtime.report import write_report  # noqa: PLC0415
+
     if path == _STDOUT:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-    else:
-        Path(path).write_text(text + "\n", encoding="utf-8")
+        write_report(run, stdout)
+        stdout.flush()
+        return
+    with open(path, "w", encoding="utf-8", buffering=1 << 20) as stream:
+        write_report(run, stream)
 
 
-def _summary(run: FlowRun) -> str:
-    failed = [r for r in run.runs if r.status == "failed"]
-    lines = [
-        f"Flow {run.flow_name!r} ({run.flow_id}) {run.status} in {run.duration:.3f}s: "
-        f"{len(run.runs)} node runs, {len(failed)} failed."
-    ]
-    lines.extend(
-        f"  {r.kind} {r.node_name!r} ({r.node_id}) in flow {r.flow_name!r}: {r.error or 'failed'}"
-        for r in failed
-    )
-    return "\n".join(lines)
+def _observe(engine: Engine, recorder: _Recorder, progress: Any) -> None:
+    if progress is None:
+        engine.observer = recorder
+        return
+
+    def both(record: NodeRun) -> None:
+        recorder(record)
+        progress(record)
+
+    engine.observer = both
 
 
-def _runner(
-    engine: Engine, flow_name: str, node_args: Any, selective: list[str] | None, *flags: bool
-) -> Callable[[], FlowRun]:
+def _start(
+    engine: Engine, flow_name: str, args: Any, selective: list[str] | None, flags: tuple[bool, bool]
+) -> FlowRun:
     if selective is None:
-        return partial(engine.run_flow, flow_name, node_args)
-    follow, subsequent = flags
-    return partial(
-        engine.run_flow_selective,
-        flow_name,
-        selective,
-        node_args,
-        follow_subflows=follow,
-        run_subsequent=subsequent,
+        return engine.run_flow(flow_name, args)
+    return engine.run_flow_selective(
+        flow_name, selective, args, follow_subflows=flags[0], run_subsequent=flags[1]
     )
+
+
+def _interrupted(flow_name: str, args: Any, recorder: _Recorder, started: float) -> FlowRun:
+    import time  # noqa: PLC0415
+
+    from selinon_backends.runtime import FlowRun  # noqa: PLC0415
+
+    runs = list(recorder.records.values())
+    flow_id = runs[0].flow_id if runs else ""
+    return FlowRun(flow_name, flow_id, args, "interrupted", runs, time.perf_counter() - started)
 
 
 def execute(  # noqa: PLR0917 - one parameter per command-line option
+    ctx: typer.Context,
     nodes_definition: NodesDefinitionOption = None,
     flow_definitions: FlowDefinitionsOption = None,
     flow_name: Annotated[
@@ -164,12 +218,17 @@ def execute(  # noqa: PLR0917 - one parameter per command-line option
     node_args_json: Annotated[
         bool,
         typer.Option(
-            "-j", "--node-args-json", help="Accepted for Selinon compatibility (always on)."
+            "-j",
+            "--node-args-json",
+            help="Selinon 1.x option: arguments are always parsed as JSON here.",
+            show_default=False,
         ),
-    ] = True,
+    ] = False,
     concurrency: Annotated[
         int,
-        typer.Option("-c", "--concurrency", min=1, help="How many tasks may run at once."),
+        typer.Option(
+            "-c", "--concurrency", min=1, metavar="N", help="How many tasks may run at once."
+        ),
     ] = 1,
     selective_task_names: Annotated[
         str | None,
@@ -195,12 +254,21 @@ def execute(  # noqa: PLR0917 - one parameter per command-line option
         str | None,
         typer.Option("--report", metavar="PATH", help="Write the JSON report ('-': stdout)."),
     ] = None,
+    sleep_time: Annotated[
+        float | None,
+        typer.Option("-s", "--sleep-time", metavar="SECONDS", help=_SELINON_NO_OP),
+    ] = None,
+    config_py: Annotated[
+        Path | None, typer.Option("--config-py", metavar="FILE", help=_SELINON_NO_OP)
+    ] = None,
+    keep_config_py: Annotated[bool, typer.Option("--keep-config-py", help=_SELINON_NO_OP)] = False,
 ) -> None:
     """Run a flow in this process; exit 0 if it succeeded, 1 if it failed, 2 on bad input."""
-    del node_args_json  # JSON is always parsed
+    del node_args_json, sleep_time, config_py, keep_config_py  # Selinon 1.x options, no effect
     if nodes_definition is None or flow_name is None:
         missing = "-n/--nodes-definition" if nodes_definition is None else "--flow-name"
         raise _fail(f"{missing} is required")
+    check_output_path(report, "--report")
     try:
         args = parse_node_args(node_args, node_args_file)
         selective = _selective_names(
@@ -208,25 +276,92 @@ def execute(  # noqa: PLR0917 - one parameter per command-line option
         )
     except RequestError as exc:
         raise _fail(str(exc)) from None
+    system = _load(nodes_definition, flow_definitions, flow_name, selective)
+    state = cli_state(ctx)
+    progress = None
+    if not hide_progressbar and sys.stderr.isatty():
+        from selinon_backends.cli.progress import Progress  # noqa: PLC0415 - rich on a terminal
+
+        progress = Progress(color=state.color)
+    with exit_on_spec_error():
+        engine = _engine(system, concurrency, fast_forward, progress)
+    run = _run(
+        engine,
+        flow_name,
+        args=args,
+        selective=selective,
+        progress=progress,
+        report=report,
+        flags=(selective_follow_subflows, selective_run_subsequent),
+    )
+    from selinon_backends.cli.summary import render_summary  # noqa: PLC0415
+
+    typer.echo(render_summary(run, system.spec, verbosity=state.verbosity), err=True)
+    raise typer.Exit(EXIT_OK if run.succeeded else EXIT_FAILED)
+
+
+def _load(
+    nodes_definition: Path,
+    flow_definitions: list[str] | None,
+    flow_name: str,
+    selective: list[str] | None,
+) -> System:
+    from selinon_core.config.loader import load_system  # noqa: PLC0415
+
     with exit_on_spec_error():
         system = load_system(nodes_definition, flow_paths(flow_definitions), check_imports=True)
-        if not system.spec.is_flow(flow_name):
-            known = ", ".join(sorted(system.spec.flows)) or "none"
-            raise _fail(f"unknown flow {flow_name!r} (flows: {known})")
-        engine = _engine(system, concurrency, fast_forward)
-    run_it = _runner(
-        engine, flow_name, args, selective, selective_follow_subflows, selective_run_subsequent
-    )
+    if not system.spec.is_flow(flow_name):
+        known = sorted(system.spec.flows)
+        raise _fail(
+            f"unknown flow {flow_name!r}{did_you_mean(flow_name, known)} "
+            f"(flows: {', '.join(known) or 'none'})"
+        )
     try:
-        if not hide_progressbar and sys.stderr.isatty():
-            with Progress() as progress:
-                engine.observer = progress
-                run = run_it()
-        else:
-            run = run_it()
+        if selective is not None:
+            check_selective_names(system, selective)
+    except RequestError as exc:
+        raise _fail(str(exc)) from None
+    return system
+
+
+def _run(
+    engine: Engine,
+    flow_name: str,
+    *,
+    args: Any,
+    selective: list[str] | None,
+    progress: Any,
+    report: str | None,
+    flags: tuple[bool, bool],
+) -> FlowRun:
+    """Run the flow (stdout sent to stderr while ``--report -``) and write the report."""
+    import time  # noqa: PLC0415
+
+    from selinon_core.errors import DispatchError  # noqa: PLC0415
+
+    stdout = sys.stdout
+    recorder = _Recorder()
+    _observe(engine, recorder, progress)
+    started = time.perf_counter()
+    quiet_stdout = redirect_stdout(sys.stderr) if report == _STDOUT else nullcontext()
+    try:
+        with quiet_stdout, progress if progress is not None else nullcontext():
+            run = _start(engine, flow_name, args, selective, flags)
     except (DispatchError, RequestError) as exc:
         raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        partial = _interrupted(flow_name, args, recorder, started)
+        if report is not None:
+            _write_report(partial, report, stdout)
+        where = "" if report is None else f"; the report so far is in {report!r}"
+        if report == _STDOUT:
+            where = "; the report so far is on stdout"
+        typer.echo(
+            f"Interrupted: flow {flow_name!r} stopped after {partial.duration:.1f}s, "
+            f"{len(partial.runs)} node runs started{where}.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     if report is not None:
-        _write_report(run, report)
-    typer.echo(_summary(run), err=True)
-    raise typer.Exit(EXIT_OK if run.succeeded else EXIT_FAILED)
+        _write_report(run, report, stdout)
+    return run

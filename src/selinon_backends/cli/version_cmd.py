@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
+import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import typer
+if TYPE_CHECKING:
+    import typer
 
 __all__ = [
     "DISTRIBUTION",
@@ -61,11 +62,12 @@ def register(app: typer.Typer) -> None:
 
 def version() -> None:
     """Print the version of selinon-ng, its Selinon compatibility level and Celery's version."""
-    for line in version_info().lines():
-        typer.echo(line)
+    sys.stdout.write("".join(f"{line}\n" for line in version_info().lines()))
 
 
 def _distribution_version(name: str) -> str | None:
+    import importlib.metadata  # noqa: PLC0415 - only the version command reads it
+
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
@@ -73,6 +75,8 @@ def _distribution_version(name: str) -> str | None:
 
 
 def _installed_celery() -> str | None:
+    import importlib.util  # noqa: PLC0415
+
     if importlib.util.find_spec("celery") is None:
         return None
     return _distribution_version("celery") or "installed (version unknown)"

@@ -403,6 +403,7 @@ class _Run:
             record.status = "failed"
             summary = error_summary(outcome.error)
             record.error = summary.describe()
+            record.traceback = summary.traceback
             event = effects.task_failed(action, at=self.now(), error=summary)
         if event is not None:
             self.events.append(event)

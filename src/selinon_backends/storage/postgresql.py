@@ -39,6 +39,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from selinon_backends._clients import optional_import, postgresql_errors
+from selinon_backends.storage._env import expand_settings
 from selinon_core.datastorage import DataStorage, ExcInfo
 from selinon_core.errors import TransientBackendError
 
@@ -87,7 +88,8 @@ class PostgreSQL(DataStorage):
         connect_timeout: int | str = 5,
         application_name: str = "selinon-storage",
     ) -> None:
-        self.connection_string = normalise_connection_string(connection_string)
+        env = expand_settings("PostgreSQL storage", connection_string=connection_string)
+        self.connection_string = normalise_connection_string(env["connection_string"])
         self.encoding = encoding
         self.echo = bool(echo)
         self.table = table
@@ -124,6 +126,9 @@ class PostgreSQL(DataStorage):
         )
         try:
             with self._errors_mapped():
+                # One direct connection first: a wrong database, user or password fails here
+                # at once with the server's own words, where the pool would only time out.
+                psycopg.connect(self.connection_string, **pool.kwargs).close()
                 pool.open(wait=True, timeout=self.connect_timeout + 1)
                 with pool.connection() as conn:
                     self._log_sql("create")

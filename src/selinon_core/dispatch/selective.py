@@ -24,11 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from selinon_core.config.graph import FlowGraph, graphs_of
 from selinon_core.config.spec import SelectiveEdgeSpec, SystemSpec
 from selinon_core.dispatch.plan import SelectivePlan
 from selinon_core.errors import RequestError, SelectiveNoPathError, UnknownFlowError
+
+if TYPE_CHECKING:  # networkx is imported by the first plan, not by the dispatcher
+    from selinon_core.config.graph import FlowGraph
 
 __all__ = ["plan_for_edge", "plan_selective_run"]
 
@@ -63,6 +66,8 @@ def plan_selective_run(
         RequestError: ``task_names`` is empty.
         SelectiveNoPathError: no edge path leads to one of the requested tasks.
     """
+    from selinon_core.config.graph import graphs_of  # noqa: PLC0415 - networkx on demand
+
     graphs = graphs_of(spec)
     names = tuple(dict.fromkeys([task_names] if isinstance(task_names, str) else task_names))
     subsequent_flows = _subsequent_flows(graphs, run_subsequent)
