@@ -25,11 +25,11 @@ from selinon_backends.kombu.transport import KombuPublisher, broker_connection
 from selinon_backends.runtime.clock import RealClock
 from selinon_backends.runtime.ids import new_flow_id
 from selinon_backends.runtime.report import FlowRun
+from selinon_backends.runtime.requests import check_flow, selective_plan
 from selinon_core.config.system import System
 from selinon_core.dispatch.events import FlowRequested
 from selinon_core.dispatch.plan import SelectivePlan
-from selinon_core.dispatch.selective import plan_selective_run
-from selinon_core.errors import SpecError, UnknownFlowError
+from selinon_core.errors import SpecError
 
 __all__ = ["Client", "FlowTimeout", "resolve_state_store", "wait_for"]
 
@@ -133,25 +133,19 @@ class Client:
             UnknownFlowError: the configuration has no such flow.
             SelectiveNoPathError: a task is not reachable in the flow.
         """
-        self._check_flow(flow_name)
-        plan = plan_selective_run(
-            self.system.spec,
+        plan = selective_plan(
+            self.system,
             flow_name,
-            tuple(task_names),
+            task_names,
             follow_subflows=follow_subflows,
             run_subsequent=run_subsequent,
         )
         return self._request(flow_name, node_args, flow_id, plan)
 
-    def _check_flow(self, flow_name: str) -> None:
-        if not self.system.spec.is_flow(flow_name):
-            known = ", ".join(sorted(self.system.spec.flows)) or "none"
-            raise UnknownFlowError(f"unknown flow {flow_name!r} (flows: {known})")
-
     def _request(
         self, flow_name: str, node_args: Any, flow_id: str | None, plan: SelectivePlan | None
     ) -> str:
-        self._check_flow(flow_name)
+        check_flow(self.system, flow_name)
         flow_id = flow_id or new_flow_id()
         now = self.clock.now()
         entry = request_entry(flow_name, node_args, now)

@@ -31,6 +31,7 @@ from selinon_backends.ports import Clock, ResultStore
 from selinon_backends.runtime.clock import RealClock
 from selinon_backends.runtime.environment import RuntimeEnvironment
 from selinon_backends.runtime.report import FlowRun, NodeRun
+from selinon_backends.runtime.requests import check_flow, selective_plan
 from selinon_backends.runtime.shell import DispatchShell
 from selinon_backends.runtime.slots import MemorySlotStore
 from selinon_backends.runtime.worker import Outcome, Worker
@@ -42,9 +43,8 @@ from selinon_core.dispatch.actions import FinishFlow, RunTask
 from selinon_core.dispatch.dispatcher import Dispatcher, Step
 from selinon_core.dispatch.events import ErrorSummary, Event, FlowRequested
 from selinon_core.dispatch.plan import SelectivePlan
-from selinon_core.dispatch.selective import plan_selective_run
 from selinon_core.dispatch.state import FlowState
-from selinon_core.errors import RequestError, UnknownFlowError
+from selinon_core.errors import RequestError
 from selinon_core.trace import TraceEvent
 
 __all__ = ["Engine", "error_summary"]
@@ -135,25 +135,19 @@ class Engine:
             UnknownFlowError: the System has no such flow.
             SelectiveNoPathError: a task is not reachable in the flow.
         """
-        self._check_flow(flow_name)
-        plan = plan_selective_run(
-            self.system.spec,
+        plan = selective_plan(
+            self.system,
             flow_name,
-            tuple(task_names),
+            task_names,
             follow_subflows=follow_subflows,
             run_subsequent=run_subsequent,
         )
         return self._run(flow_name, node_args, flow_id, plan)
 
-    def _check_flow(self, flow_name: str) -> None:
-        if not self.system.spec.is_flow(flow_name):
-            known = ", ".join(sorted(self.system.spec.flows)) or "none"
-            raise UnknownFlowError(f"unknown flow {flow_name!r} (flows: {known})")
-
     def _run(
         self, flow_name: str, node_args: Any, flow_id: str | None, plan: SelectivePlan | None
     ) -> FlowRun:
-        self._check_flow(flow_name)
+        check_flow(self.system, flow_name)
         flow_id = self._claim(flow_id)
         started = time.perf_counter()
         try:
