@@ -224,6 +224,37 @@ FlowDefinitionsOption = Annotated[
 """``-f/--flow-definitions PATH`` (repeatable; also ``SELINON_FLOW_DEFINITIONS``)."""
 
 
+FlowNameOption = Annotated[
+    str | None, typer.Option("--flow-name", metavar="NAME", help="The flow to run.")
+]
+"""``--flow-name NAME`` of ``execute`` and ``run``."""
+
+NodeArgsOption = Annotated[
+    str | None,
+    typer.Option("-a", "--node-args", metavar="JSON", help="Flow arguments, as JSON."),
+]
+"""``-a/--node-args JSON`` of ``execute`` and ``run``."""
+
+SelectiveTaskNamesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--selective-task-names", metavar="T1,T2", help="Run only what leads to these tasks."
+    ),
+]
+SelectiveFollowSubflowsOption = Annotated[
+    bool, typer.Option("--selective-follow-subflows", help="Look for the tasks in sub-flows.")
+]
+SelectiveRunSubsequentOption = Annotated[
+    bool,
+    typer.Option("--selective-run-subsequent", help="Also run what follows those tasks."),
+]
+ReportOption = Annotated[
+    str | None,
+    typer.Option("--report", metavar="PATH", help="Write the JSON report ('-': stdout)."),
+]
+"""``--report PATH|-`` of ``execute``, ``run`` and ``status``."""
+
+
 def flow_paths(values: Sequence[str] | None) -> list[Path]:
     """Turn the ``-f`` option values into paths (empty when none were given)."""
     return [Path(value) for value in values or ()]

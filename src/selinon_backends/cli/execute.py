@@ -24,7 +24,13 @@ from selinon_backends.cli.app import (
     EXIT_INVALID,
     EXIT_OK,
     FlowDefinitionsOption,
+    FlowNameOption,
+    NodeArgsOption,
     NodesDefinitionOption,
+    ReportOption,
+    SelectiveFollowSubflowsOption,
+    SelectiveRunSubsequentOption,
+    SelectiveTaskNamesOption,
     check_output_path,
     cli_state,
     exit_on_spec_error,
@@ -44,6 +50,7 @@ __all__ = [
     "execute",
     "parse_node_args",
     "register",
+    "selective_names",
 ]
 
 EXIT_FAILED = 1
@@ -90,9 +97,14 @@ def parse_node_args(text: str | None, file: Path | None) -> Any:
         ) from None
 
 
-def _selective_names(
+def selective_names(
     names: str | None, follow_subflows: bool, run_subsequent: bool
 ) -> list[str] | None:
+    """The task names of ``--selective-task-names`` (``None`` without the option).
+
+    Raises:
+        RequestError: the follow/subsequent flags without names, or an empty list.
+    """
     if names is None:
         if follow_subflows or run_subsequent:
             raise RequestError(
@@ -204,13 +216,8 @@ def execute(  # noqa: PLR0917 - one parameter per command-line option
     ctx: typer.Context,
     nodes_definition: NodesDefinitionOption = None,
     flow_definitions: FlowDefinitionsOption = None,
-    flow_name: Annotated[
-        str | None, typer.Option("--flow-name", metavar="NAME", help="The flow to run.")
-    ] = None,
-    node_args: Annotated[
-        str | None,
-        typer.Option("-a", "--node-args", metavar="JSON", help="Flow arguments, as JSON."),
-    ] = None,
+    flow_name: FlowNameOption = None,
+    node_args: NodeArgsOption = None,
     node_args_file: Annotated[
         Path | None,
         typer.Option("--node-args-file", metavar="FILE", help="Read the flow arguments (JSON)."),
@@ -230,19 +237,9 @@ def execute(  # noqa: PLR0917 - one parameter per command-line option
             "-c", "--concurrency", min=1, metavar="N", help="How many tasks may run at once."
         ),
     ] = 1,
-    selective_task_names: Annotated[
-        str | None,
-        typer.Option(
-            "--selective-task-names", metavar="T1,T2", help="Run only what leads to these tasks."
-        ),
-    ] = None,
-    selective_follow_subflows: Annotated[
-        bool, typer.Option("--selective-follow-subflows", help="Look for the tasks in sub-flows.")
-    ] = False,
-    selective_run_subsequent: Annotated[
-        bool,
-        typer.Option("--selective-run-subsequent", help="Also run what follows those tasks."),
-    ] = False,
+    selective_task_names: SelectiveTaskNamesOption = None,
+    selective_follow_subflows: SelectiveFollowSubflowsOption = False,
+    selective_run_subsequent: SelectiveRunSubsequentOption = False,
     hide_progressbar: Annotated[
         bool, typer.Option("--hide-progressbar", help="Do not draw the live progress display.")
     ] = False,
@@ -250,10 +247,7 @@ def execute(  # noqa: PLR0917 - one parameter per command-line option
         bool,
         typer.Option("--fast-forward", help="Jump over countdowns (retries, throttling)."),
     ] = False,
-    report: Annotated[
-        str | None,
-        typer.Option("--report", metavar="PATH", help="Write the JSON report ('-': stdout)."),
-    ] = None,
+    report: ReportOption = None,
     sleep_time: Annotated[
         float | None,
         typer.Option("-s", "--sleep-time", metavar="SECONDS", help=_SELINON_NO_OP),
@@ -271,7 +265,7 @@ def execute(  # noqa: PLR0917 - one parameter per command-line option
     check_output_path(report, "--report")
     try:
         args = parse_node_args(node_args, node_args_file)
-        selective = _selective_names(
+        selective = selective_names(
             selective_task_names, selective_follow_subflows, selective_run_subsequent
         )
     except RequestError as exc:

@@ -26,7 +26,13 @@ from selinon_backends.cli.app import (
     EXIT_INVALID,
     EXIT_OK,
     FlowDefinitionsOption,
+    FlowNameOption,
+    NodeArgsOption,
     NodesDefinitionOption,
+    ReportOption,
+    SelectiveFollowSubflowsOption,
+    SelectiveRunSubsequentOption,
+    SelectiveTaskNamesOption,
     check_output_path,
     exit_on_spec_error,
     flow_paths,
@@ -69,10 +75,6 @@ WaitOption = Annotated[
 TimeoutOption = Annotated[
     float | None,
     typer.Option("--timeout", metavar="SECONDS", min=0, help="Give up waiting (exit 3)."),
-]
-ReportOption = Annotated[
-    str | None,
-    typer.Option("--report", metavar="PATH", help="Write the JSON report ('-': stdout)."),
 ]
 
 
@@ -218,28 +220,13 @@ def _on_signals(stop: Any) -> None:
 def run(  # noqa: PLR0917 - one parameter per command-line option
     nodes_definition: NodesDefinitionOption = None,
     flow_definitions: FlowDefinitionsOption = None,
-    flow_name: Annotated[
-        str | None, typer.Option("--flow-name", metavar="NAME", help="The flow to run.")
-    ] = None,
-    node_args: Annotated[
-        str | None,
-        typer.Option("-a", "--node-args", metavar="JSON", help="Flow arguments, as JSON."),
-    ] = None,
+    flow_name: FlowNameOption = None,
+    node_args: NodeArgsOption = None,
     broker: BrokerOption = None,
     state_store: StateStoreOption = None,
-    selective_task_names: Annotated[
-        str | None,
-        typer.Option(
-            "--selective-task-names", metavar="T1,T2", help="Run only what leads to these tasks."
-        ),
-    ] = None,
-    selective_follow_subflows: Annotated[
-        bool, typer.Option("--selective-follow-subflows", help="Look for the tasks in sub-flows.")
-    ] = False,
-    selective_run_subsequent: Annotated[
-        bool,
-        typer.Option("--selective-run-subsequent", help="Also run what follows those tasks."),
-    ] = False,
+    selective_task_names: SelectiveTaskNamesOption = None,
+    selective_follow_subflows: SelectiveFollowSubflowsOption = False,
+    selective_run_subsequent: SelectiveRunSubsequentOption = False,
     wait: WaitOption = False,
     timeout: TimeoutOption = None,
     report: ReportOption = None,
@@ -248,14 +235,26 @@ def run(  # noqa: PLR0917 - one parameter per command-line option
     if flow_name is None:
         raise _fail("--flow-name is required")
     check_output_path(report, "--report")
-    from selinon_backends.cli.execute import parse_node_args  # noqa: PLC0415
+    from selinon_backends.cli.execute import (  # noqa: PLC0415
+        check_selective_names,
+        parse_node_args,
+        selective_names,
+    )
     from selinon_core.errors import RequestError  # noqa: PLC0415
 
     try:
         args = parse_node_args(node_args, None)
+        names = selective_names(
+            selective_task_names, selective_follow_subflows, selective_run_subsequent
+        )
     except RequestError as exc:
         raise _fail(str(exc)) from None
     system = _load(nodes_definition, flow_definitions)
+    if names is not None:
+        try:
+            check_selective_names(system, names)
+        except RequestError as exc:
+            raise _fail(str(exc)) from None
     broker_url = _broker(broker)
     from selinon_backends.kombu import Client, resolve_state_store  # noqa: PLC0415
     from selinon_core.errors import DispatchError  # noqa: PLC0415
@@ -266,8 +265,7 @@ def run(  # noqa: PLR0917 - one parameter per command-line option
         )
     with client:
         try:
-            if selective_task_names:
-                names = [n.strip() for n in selective_task_names.split(",") if n.strip()]
+            if names is not None:
                 flow_id = client.run_flow_selective(
                     flow_name,
                     names,
