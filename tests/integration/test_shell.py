@@ -20,6 +20,7 @@ from selinon_backends.runtime.shell import (
     BACKOFF_START,
     MAX_CONFLICTS,
     OUTBOX_GRACE,
+    OUTBOX_GRACE_PER_ACTION,
     DispatchShell,
 )
 from selinon_backends.runtime.slots import MemorySlotStore
@@ -605,7 +606,7 @@ def test_an_outbox_left_by_a_crash_is_published_first_then_marked() -> None:
     assert h.apply(event) is None  # its writer may still be publishing it: wait
     [again] = h.publisher.take()
     assert (again.kind, again.message, again.delay) == ("event", event, BACKOFF_START)
-    h.clock.advance(OUTBOX_GRACE)
+    h.clock.advance(OUTBOX_GRACE + OUTBOX_GRACE_PER_ACTION * len(crashed.actions))
     step = h.apply(event)  # the outbox outlived the grace period: its writer crashed
     assert step is not None
     assert tasks(h.publisher.take()) == [
@@ -627,7 +628,7 @@ def test_a_redelivered_event_after_a_crash_publishes_the_outbox_and_writes_nothi
 
     assert h.apply(request) is None  # the transport redelivers the unacknowledged request
     h.publisher.take()
-    h.clock.advance(OUTBOX_GRACE)
+    h.clock.advance(OUTBOX_GRACE + OUTBOX_GRACE_PER_ACTION * len(crashed.actions))
     step = h.apply(request)
     assert step is not None
     assert step.actions == ()
@@ -655,3 +656,19 @@ def test_a_fresh_outbox_is_left_to_its_writer_and_published_once() -> None:
     step = h.apply(event)
     assert step is not None
     assert tasks(h.publisher.take()) == [("B", "f1.1", "workers", 0.0)]  # A not published again
+
+
+def test_a_large_outbox_gets_a_longer_grace() -> None:
+    store = RecordingStore(durable=True)
+    h = Harness(store=store)
+    busy = h.dispatcher.step(None, h.request("main"), h.results)
+    big = busy.actions * 1000  # as many task runs as a big foreach publishes
+    store.save(state=busy.state, expected_version=None, outbox=big)
+    event = h.succeeded("f1.0")
+    assert h.apply(event) is None
+    h.clock.advance(OUTBOX_GRACE + 1)  # enough for a small outbox, not for this one
+    assert h.apply(event) is None
+    h.publisher.take()
+    h.clock.advance(OUTBOX_GRACE_PER_ACTION * len(big))
+    assert h.apply(event) is not None
+    assert len(tasks(h.publisher.take())) == len(big) + 1

@@ -155,7 +155,7 @@ def worker(  # noqa: PLR0917 - one parameter per command-line option
         raise _fail(str(exc)) from None
     _warn_memory_storages(system)
     with exit_on_spec_error():
-        backends = _open_backends(resolve_state_store(broker_url, state_store))
+        backends = _open_backends(resolve_state_store(broker_url, state_store), broker_url)
         kombu_worker = KombuWorker(
             system,
             broker_url=broker_url,
@@ -177,10 +177,10 @@ def worker(  # noqa: PLR0917 - one parameter per command-line option
     raise typer.Exit(EXIT_OK)
 
 
-def _open_backends(url: str) -> Any:
+def _open_backends(url: str, broker: str | None = None) -> Any:
     from selinon_backends.distributed.backends import open_backends  # noqa: PLC0415
 
-    return open_backends(url)
+    return open_backends(url, broker=broker)
 
 
 def _tracer(system: System) -> Any:

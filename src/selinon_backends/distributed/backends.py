@@ -10,6 +10,7 @@ process with Kombu's ``memory://`` broker).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,7 @@ from selinon_backends.distributed.journal import (
 from selinon_backends.ports import FlowStateStore, SlotStore
 from selinon_core.errors import SpecError
 
-__all__ = ["Backends", "describe_url", "open_backends"]
+__all__ = ["Backends", "broker_scope", "describe_url", "open_backends"]
 
 
 @dataclass
@@ -67,13 +68,28 @@ _MEMORY: dict[str, Backends] = {}
 _MEMORY_LOCK = threading.Lock()
 
 
-def open_backends(url: str, *, prefix: str = "selinon", **options: Any) -> Backends:
+def broker_scope(broker: str | None) -> str:
+    """A short name of ``broker`` for the keys of its delayed messages (``""`` for none).
+
+    Deployments may share a state store and use different brokers: each broker's delayed
+    messages are kept apart, so a worker never publishes another deployment's message to its
+    own broker.
+    """
+    if not broker:
+        return ""
+    return hashlib.sha1(describe_url(broker).encode(), usedforsecurity=False).hexdigest()[:10]
+
+
+def open_backends(
+    url: str, *, prefix: str = "selinon", broker: str | None = None, **options: Any
+) -> Backends:
     """Open the stores that ``url`` names.
 
     Args:
         url: ``redis://...``, ``rediss://...``, ``postgresql://...``/``postgres://...`` or
             ``memory://NAME``.
         prefix: prefix of every key or table the stores create.
+        broker: the broker URL of the runtime (keeps its delayed messages apart).
         options: passed to the flow-state store.
 
     Raises:
@@ -83,6 +99,7 @@ def open_backends(url: str, *, prefix: str = "selinon", **options: Any) -> Backe
     from selinon_backends.state import open_slot_store, open_state_store  # noqa: PLC0415
 
     scheme = urlsplit(url).scheme.lower()
+    scope = broker_scope(broker)
     if scheme == "memory":
         with _MEMORY_LOCK:
             found = _MEMORY.get(url)
@@ -102,7 +119,7 @@ def open_backends(url: str, *, prefix: str = "selinon", **options: Any) -> Backe
             open_state_store(url, prefix=f"{prefix}:state", **options),
             open_slot_store(url, prefix=f"{prefix}:slot"),
             RedisJournal(url, prefix=prefix),
-            RedisDelayStore(url, prefix=prefix),
+            RedisDelayStore(url, prefix=f"{prefix}:{scope}" if scope else prefix),
         )
     if scheme in ("postgresql", "postgres"):
         return Backends(
@@ -110,7 +127,7 @@ def open_backends(url: str, *, prefix: str = "selinon", **options: Any) -> Backe
             open_state_store(url, table_prefix=prefix, **options),
             open_slot_store(url, table_prefix=prefix),
             PostgresJournal(url, prefix=prefix),
-            PostgresDelayStore(url, prefix=prefix),
+            PostgresDelayStore(url, prefix=f"{prefix}_{scope}" if scope else prefix),
         )
     raise SpecError(
         f"unsupported state store {describe_url(url)!r}: use redis://HOST:PORT/DB, "

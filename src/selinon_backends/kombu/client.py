@@ -86,7 +86,7 @@ class Client:
         self.backends = (
             backends
             if backends is not None
-            else open_backends(resolve_state_store(broker, state_store))
+            else open_backends(resolve_state_store(broker, state_store), broker=broker)
         )
         self._connection: Any = None
         self._publisher: KombuPublisher | None = None
