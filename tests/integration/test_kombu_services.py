@@ -354,7 +354,11 @@ def test_dispatcher_killed_around_a_step_the_flow_completes(tmp_path: Path, poin
             assert victim.returncode == -signal.SIGKILL, dep.logs()
             assert crashed.exists()
             dep.start_worker()
-            done = client.wait(flow_id, timeout=60)
+            try:
+                done = client.wait(flow_id, timeout=60)
+            except TimeoutError:
+                stored = client.backends.states.load(flow_id=flow_id)
+                pytest.fail(f"stuck at {stored}\n{dep.logs()}")
         assert done.status == "succeeded", dep.logs()
         ids = [r.node_id for r in done.runs]
         assert len(ids) == len(set(ids))  # no node listed twice
