@@ -30,7 +30,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 from kombu.messaging import Consumer
 
@@ -62,8 +62,6 @@ _log = logging.getLogger("selinon.kombu")
 Tracer = Callable[[TraceEvent], Any]
 _POLL = 0.5
 """Seconds a consumer waits for a message before it looks at the stop flag again."""
-_AT_HAND = 0.0005
-"""Seconds a consumer waits for a further message before it applies the events it holds."""
 
 
 def worker_queues(
@@ -301,11 +299,10 @@ class KombuWorker:
                 tracer=self.tracer,
                 on_finish=publisher.flow_finished,
             )
-            handler = _Handler(self, shell, publisher)
             consumer = Consumer(  # type: ignore[no-untyped-call]
                 connection.channel(),
                 queues=[kombu_queue(name) for name in self.queues],
-                on_message=handler,
+                on_message=_Handler(self, shell, publisher),
                 prefetch_count=self.prefetch,
             )
             with consumer:
@@ -316,16 +313,6 @@ class KombuWorker:
                         connection.drain_events(timeout=_POLL)
                     except TimeoutError:
                         continue
-                    self._take_more(connection)
-                    handler.flush()
-
-    def _take_more(self, connection: Any) -> None:
-        """Take the messages already at hand (up to the prefetch count) without waiting."""
-        for _ in range(self.prefetch):
-            try:
-                connection.drain_events(timeout=_AT_HAND)
-            except TimeoutError:
-                return
 
     def _arrive(self) -> None:
         self._ready.release()
@@ -344,30 +331,14 @@ class KombuWorker:
             self.tracer(TraceEvent(name, self.clock.now(), details))
 
 
-class _Pending(NamedTuple):
-    """A flow event held back to be applied with the other events of its flow at hand."""
-
-    event: Event
-    message: Any
-    raw: bytes
-    queue: str
-
-
 class _Handler:
-    """Handles the messages of one consumer thread (``on_message`` of its Kombu consumer).
-
-    Task runs, checks and flow requests are handled as they come.  Other flow events (task
-    and sub-flow completions, timers) wait in ``pending`` until :meth:`flush`, which the
-    consumer loop calls as soon as no further message is at hand: the events of one flow
-    are then applied together, one state load and one save for a burst of completions.
-    """
+    """Handles one message of one consumer thread (``on_message`` of its Kombu consumer)."""
 
     def __init__(self, worker: KombuWorker, shell: DispatchShell, publisher: _JournalingPublisher):
         self.worker = worker
         self.shell = shell
         self.publisher = publisher
         self.system = worker.system
-        self.pending: list[_Pending] = []
 
     def __call__(self, message: Any) -> None:
         raw = message.body
@@ -388,9 +359,6 @@ class _Handler:
                     payload = with_parent(payload, self.worker.backends.journal)
                 if isinstance(payload, RunTask):
                     self._task(payload, decoded.retries)
-                elif type(payload) is not FlowRequested:
-                    self.pending.append(_Pending(payload, message, raw, queue))
-                    return  # acknowledged by flush()
                 else:
                     self._event(payload)
         except (DispatchError, WireError) as exc:
@@ -403,51 +371,6 @@ class _Handler:
             self.worker.stopping.wait(0.2)
             return
         message.ack()
-        self.worker.handled += 1
-
-    def flush(self) -> None:
-        """Apply the pending events, the events of each flow together, and acknowledge them."""
-        pending, self.pending = self.pending, []
-        flows: dict[str, list[_Pending]] = {}
-        for item in pending:
-            flows.setdefault(item.event.flow_id, []).append(item)
-        for items in flows.values():
-            self._apply_together(items)
-
-    def _apply_together(self, items: list[_Pending]) -> None:
-        states = self.worker.backends.states
-        try:
-            events = [with_summary(item.event, states) for item in items]
-            failpoint("before-apply")
-            with self.worker.flow_lock(events[0].flow_id):
-                self.shell.apply_batch(events)
-        except (DispatchError, WireError):
-            for item in items:  # one of them cannot apply: find it, one by one
-                self._apply_alone(item)
-            return
-        except Exception as exc:
-            _log.warning(
-                "could not handle messages (%s); they are redelivered", describe_error(exc)
-            )
-            for item in items:
-                item.message.requeue()
-            self.worker.stopping.wait(0.2)
-            return
-        for item in items:
-            item.message.ack()
-        self.worker.handled += len(items)
-
-    def _apply_alone(self, item: _Pending) -> None:
-        try:
-            self._event(item.event)
-        except (DispatchError, WireError) as exc:
-            self._poison(item.message, item.raw, item.queue, describe_error(exc))
-            return
-        except Exception as exc:
-            _log.warning("could not handle a message (%s); it is redelivered", describe_error(exc))
-            item.message.requeue()
-            return
-        item.message.ack()
         self.worker.handled += 1
 
     def _event(self, event: Event) -> None:

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -161,74 +161,6 @@ class DispatchShell:
         except _OutboxBusy:
             self._defer(event, TraceName.STATE_CONFLICT, _OUTBOX_BUSY)
             return None
-
-    def apply_batch(self, events: Sequence[Event]) -> Step | None:
-        """Apply several events of one flow, in order, with one load and one save.
-
-        A transport that has several events of one flow at hand (a burst of ``foreach``
-        completions) pays the state store once for all of them.  The policy is
-        :meth:`apply`'s; a deferral defers every event of the batch.
-
-        Returns:
-            The combined step (final state, every action, every trace event), or ``None``
-            when the batch was deferred.
-
-        Raises:
-            UnknownFlowError, InvalidTransition: an event cannot apply (nothing was saved);
-                apply the events one by one to find it.
-        """
-        batch = tuple(events)
-        if len(batch) == 1:
-            return self.apply(batch[0])
-        for attempt in range(MAX_CONFLICTS):
-            try:
-                return self._apply_batch_once(batch)
-            except ConflictError:
-                pause = random.random() * 0.001 * (attempt + 1)
-                self.clock.wait_until(self.clock.now() + pause)
-            except TransientBackendError as exc:
-                self._defer_all(batch, TraceName.STORAGE_ISSUE, describe_error(exc))
-                return None
-            except _OutboxBusy:
-                self._defer_all(batch, TraceName.STATE_CONFLICT, _OUTBOX_BUSY)
-                return None
-        what = f"lost {MAX_CONFLICTS} compare-and-sets in a row"
-        self._defer_all(batch, TraceName.STATE_CONFLICT, what)
-        return None
-
-    def _defer_all(self, batch: tuple[Event, ...], name: TraceName, what: str) -> None:
-        for event in batch:
-            self._defer(event, name, what)
-
-    def _apply_batch_once(self, batch: tuple[Event, ...]) -> Step:
-        flow_id = batch[0].flow_id
-        stored = self._load(flow_id=flow_id)
-        state = None if stored is None else stored.state
-        expected = None if state is None else state.version
-        if stored is not None and stored.outbox and expected is not None:
-            self._take_outbox(flow_id, stored.outbox, expected)
-        current = state
-        actions: list[Action] = []
-        traces: list[TraceEvent] = []
-        for event in batch:
-            step = self._step(current, event, self.results)
-            current = step.state
-            actions.extend(step.actions)
-            traces.extend(step.trace)
-        assert current is not None  # a step always returns a state
-        done = tuple(actions)
-        outbox = done if self._durable else ()
-        if current is not state:
-            self._save(state=current, expected_version=expected, outbox=outbox)
-        self._backoff.pop(flow_id, None)
-        if self.tracer is not None:
-            for trace in traces:
-                self.tracer(trace)
-        if done:
-            self.publish(done)
-            if outbox:
-                self.store.mark_published(flow_id=flow_id, version=current.version)
-        return Step(current, done, tuple(traces))
 
     def _reapply(self, event: Event) -> Step | None:
         """Another writer won the compare-and-set: reload and step again, a bounded number of
