@@ -145,14 +145,6 @@ class _JournalingPublisher(KombuPublisher):
         if entries:
             self.journal.write(root=root_of(root), entries=entries)
 
-    def publish_task_again(self, task: RunTask, delay: float, retries: int) -> None:
-        """Publish a retry of a task that already started (journaled when it started)."""
-        self.publish_task(task=task, delay=delay, retries=retries)
-
-    def publish_event_now(self, event: Event, queue: str) -> None:
-        """Publish a task's completion event."""
-        self.publish_event(event=event, queue=queue)
-
     def flow_finished(self, action: FinishFlow) -> None:
         """Journal the end of a flow (the shell's ``on_finish``)."""
         entry = {"status": action.status, "t": self.clock.now()}
@@ -393,10 +385,10 @@ class _Handler:
             _log.warning(
                 "safety net: flow %s stalled, %s again", check.flow_id, type(event).__name__
             )
-            self.publisher.publish_event_now(event, queue)
+            self.publisher.publish_event(event=event, queue=queue)
         for task in redrive.tasks:
             _log.warning("safety net: flow %s stalled, task %s again", check.flow_id, task.task_id)
-            self.publisher.publish_task_again(task, 0.0, 0)
+            self.publisher.publish_task(task=task)
         if redrive.next_check is not None:
             stored = self.worker.backends.states.load(flow_id=check.flow_id)
             if stored is not None:
@@ -435,7 +427,7 @@ class _Handler:
         elif outcome.kind == "retry":
             journal.write(root=root, entries={key: {"status": "scheduled", "retries": retries + 1}})
             again = effects.task_retry(action, counted=outcome.counted)
-            self.publisher.publish_task_again(again, outcome.countdown, retries + 1)
+            self.publisher.publish_task(task=again, delay=outcome.countdown, retries=retries + 1)
             return
         else:
             summary = error_summary(outcome.error)
@@ -450,7 +442,7 @@ class _Handler:
             event = effects.task_failed(action, at=now, error=summary)
         if event is not None:
             queue = worker.dispatcher_queue_of[action.flow_name]
-            self.publisher.publish_event_now(event, queue)
+            self.publisher.publish_event(event=event, queue=queue)
 
 
 class DelayPump:

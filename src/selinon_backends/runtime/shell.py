@@ -151,10 +151,11 @@ class DispatchShell:
             UnknownFlowError, InvalidTransition: the event cannot apply to any flow (a bug or
                 a message for another configuration); the transport dead-letters it.
         """
-        try:  # the common case: one pass
-            return self._apply_once(event)
-        except ConflictError:
-            return self._reapply(event)
+        try:
+            try:  # the common case: one pass
+                return self._apply_once(event)
+            except ConflictError:
+                return self._reapply(event)
         except TransientBackendError as exc:
             self._defer(event, TraceName.STORAGE_ISSUE, describe_error(exc))
             return None
@@ -164,7 +165,7 @@ class DispatchShell:
 
     def _reapply(self, event: Event) -> Step | None:
         """Another writer won the compare-and-set: reload and step again, a bounded number of
-        times, then defer the event."""
+        times, then defer the event (other errors go to :meth:`apply`)."""
         for attempt in range(MAX_CONFLICTS - 1):
             try:
                 return self._apply_once(event)
@@ -173,13 +174,6 @@ class DispatchShell:
                 # loading the same version drift apart instead of colliding again.
                 pause = random.random() * 0.001 * (attempt + 1)
                 self.clock.wait_until(self.clock.now() + pause)
-                continue
-            except TransientBackendError as exc:
-                self._defer(event, TraceName.STORAGE_ISSUE, describe_error(exc))
-                return None
-            except _OutboxBusy:
-                self._defer(event, TraceName.STATE_CONFLICT, _OUTBOX_BUSY)
-                return None
         what = f"lost {MAX_CONFLICTS} compare-and-sets in a row"
         self._defer(event, TraceName.STATE_CONFLICT, what)
         return None
