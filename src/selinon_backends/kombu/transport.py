@@ -11,7 +11,6 @@ worker's pump publishes it when it is due.  Undecodable or unusable messages go 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -20,10 +19,9 @@ from kombu.entity import Exchange, Queue
 from kombu.messaging import Producer
 
 from selinon_backends.distributed.delays import DelayStore
-from selinon_backends.distributed.messages import pack, parent_is_large
+from selinon_backends.distributed.journal import Journal
+from selinon_backends.distributed.publishing import DEAD_LETTER_QUEUE, WirePublisher
 from selinon_backends.ports import Clock
-from selinon_core.dispatch.actions import RunTask
-from selinon_core.dispatch.events import Event
 
 __all__ = [
     "CONTENT_TYPE",
@@ -34,11 +32,8 @@ __all__ = [
     "kombu_queue",
 ]
 
-DEAD_LETTER_QUEUE = "selinon.dead_letter"
-"""Where poison messages go (undecodable, unknown task or flow, unsupported wire version)."""
 CONTENT_TYPE = "application/x-selinon+json"
 
-_log = logging.getLogger("selinon.kombu")
 _RETRY_POLICY = {"max_retries": 10, "interval_start": 0.1, "interval_step": 0.5, "interval_max": 2}
 
 
@@ -70,7 +65,7 @@ def declare_queue(channel: Any, name: str) -> None:
     kombu_queue(name)(channel).declare()
 
 
-class KombuPublisher:
+class KombuPublisher(WirePublisher):
     """The :class:`~selinon_backends.ports.Publisher` of one Kombu connection (one thread).
 
     Args:
@@ -78,6 +73,8 @@ class KombuPublisher:
         delays: where delayed messages wait.
         clock: the time source for due times.
         wake: called after a delayed message was scheduled (wakes this process's pump).
+        journal: where a dispatcher journals the tasks and sub-flows it starts (``None``
+            for a client).
     """
 
     def __init__(
@@ -87,10 +84,11 @@ class KombuPublisher:
         delays: DelayStore,
         clock: Clock,
         wake: Callable[[], Any] | None = None,
+        journal: Journal | None = None,
     ) -> None:
+        super().__init__(clock=clock, journal=journal)
         self.connection = connection
         self.delays = delays
-        self.clock = clock
         self.wake = wake
         self._producer: Any = None
         self._declared: set[str] = set()
@@ -132,28 +130,3 @@ class KombuPublisher:
         self.delays.schedule(due=self.clock.now() + delay, queue=queue, body=body)
         if self.wake is not None:
             self.wake()
-
-    def publish_event(self, *, event: Event, queue: str, delay: float = 0.0) -> None:
-        """Deliver ``event`` to the dispatchers of ``queue``."""
-        body = pack(event, parent_ref=parent_is_large(event))
-        if delay > 0:
-            self.send_later(queue, body, delay)
-        else:
-            self.send(queue, body)
-
-    def publish_task(self, *, task: RunTask, delay: float = 0.0, retries: int = 0) -> None:
-        """Deliver ``task`` to the workers of ``task.queue``."""
-        body = pack(task, retries=retries, parent_ref=parent_is_large(task))
-        if delay > 0:
-            self.send_later(task.queue, body, delay)
-        else:
-            self.send(task.queue, body)
-
-    def dead_letter(self, body: bytes, reason: str, queue: str) -> None:
-        """Move a poison message to :data:`DEAD_LETTER_QUEUE` with its reason."""
-        _log.error("dead-lettered a message from queue %r: %s", queue, reason)
-        self.send(
-            DEAD_LETTER_QUEUE,
-            body,
-            headers={"x-selinon-reason": reason[:1000], "x-selinon-queue": queue},
-        )

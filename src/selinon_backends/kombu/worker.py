@@ -25,8 +25,6 @@ back to the broker.
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -35,25 +33,14 @@ from typing import Any
 from kombu.messaging import Consumer
 
 from selinon_backends.distributed.backends import Backends
-from selinon_backends.distributed.journal import root_of
-from selinon_backends.distributed.messages import pack_check, unpack, with_parent, with_summary
-from selinon_backends.distributed.reports import start_entry
-from selinon_backends.distributed.safety import FlowCheck, SafetyNet
+from selinon_backends.distributed.handler import MessageHandler, WorkerParts
 from selinon_backends.kombu.transport import KombuPublisher, broker_connection, kombu_queue
 from selinon_backends.ports import Clock, ResultStore
 from selinon_backends.runtime.clock import RealClock
-from selinon_backends.runtime.engine import error_summary
-from selinon_backends.runtime.environment import RuntimeEnvironment
-from selinon_backends.runtime.shell import DispatchShell, dispatcher_queues
-from selinon_backends.runtime.worker import Worker
 from selinon_backends.storage.pool import StoragePool
 from selinon_core.config.system import System
-from selinon_core.dispatch import effects
-from selinon_core.dispatch.actions import Action, FinishFlow, RunTask, StartSubflow
-from selinon_core.dispatch.dispatcher import Dispatcher
-from selinon_core.dispatch.events import Event, FlowRequested
-from selinon_core.errors import DispatchError, WireError, describe_error
-from selinon_core.trace import TraceEvent, TraceName
+from selinon_core.errors import describe_error
+from selinon_core.trace import TraceEvent
 
 __all__ = ["ROLES", "DelayPump", "KombuWorker", "worker_queues"]
 
@@ -84,71 +71,6 @@ def worker_queues(
             raise ValueError(f"no task or flow uses queue(s) {', '.join(unknown)} (known: {known})")
         chosen &= set(wanted)
     return sorted(chosen)
-
-
-FAILPOINTS_ENV = "SELINON_TEST_FAILPOINTS"
-"""Crash-test hook: ``NAME=FILE[,NAME=FILE]``; the process kills itself (SIGKILL) at point
-``NAME`` unless ``FILE`` exists, creating it first (so a restarted worker goes on)."""
-
-
-def failpoint(name: str) -> None:
-    """Die here, the first time, when the crash tests armed point ``name``."""
-    armed = os.environ.get(FAILPOINTS_ENV)
-    if not armed:
-        return
-    for item in armed.split(","):
-        point, _, marker = item.partition("=")
-        if point == name and marker and not os.path.exists(marker):
-            with open(marker, "w", encoding="utf-8") as handle:
-                handle.write(str(os.getpid()))
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
-class _JournalingPublisher(KombuPublisher):
-    """The shell's publisher: journals the tasks and sub-flows a step starts, in one write."""
-
-    def __init__(self, connection: Any, backends: Backends, clock: Clock, wake: Any) -> None:
-        super().__init__(connection, delays=backends.delays, clock=clock, wake=wake)
-        self.journal = backends.journal
-
-    def prepare(self, actions: tuple[Action, ...]) -> None:
-        """Journal the start of every task and sub-flow in ``actions`` (before publishing)."""
-        failpoint("before-publish")  # the state and its outbox are saved, nothing published
-        now = self.clock.now()
-        entries: dict[str, dict[str, Any]] = {}
-        root = ""
-        for action in actions:
-            if type(action) is RunTask:
-                root = action.flow_id
-                entries[f"s:{action.task_id}"] = start_entry(
-                    flow_name=action.flow_name,
-                    flow_id=action.flow_id,
-                    node_name=action.task_name,
-                    kind="task",
-                    parent=action.parent,
-                    node_args=action.node_args,
-                    nowait=action.nowait,
-                    at=now,
-                )
-            elif type(action) is StartSubflow:
-                root = action.flow_id
-                entries[f"s:{action.child_flow_id}"] = start_entry(
-                    flow_name=action.parent_flow_name,
-                    flow_id=action.flow_id,
-                    node_name=action.flow_name,
-                    kind="flow",
-                    parent=action.parent,
-                    node_args=action.node_args,
-                    nowait=action.nowait,
-                    at=now,
-                )
-        if entries:
-            self.journal.write(root=root_of(root), entries=entries)
-
-    def flow_finished(self, action: FinishFlow) -> None:
-        """Journal the end of a flow (the shell's ``on_finish``)."""
-        entry = {"status": action.status, "t": self.clock.now()}
-        self.journal.write(root=root_of(action.flow_id), entries={f"f:{action.flow_id}": entry})
 
 
 class KombuWorker:
@@ -197,19 +119,12 @@ class KombuWorker:
             if results is not None
             else StoragePool(system, trace=tracer, clock=self.clock.now)
         )
-        self.dispatcher = Dispatcher(system, trace=tracer is not None)
-        environment = RuntimeEnvironment(self.results, system, errors=backends.states)
-        self.executor = Worker(
-            system, self.results, environment, self.clock.now, tracing=tracer is not None
-        )
-        self.dispatcher_queue_of = dispatcher_queues(system)
-        self.safety = SafetyNet(system, backends, self.clock.now)
+        self.parts = WorkerParts(system, backends, self.results, self.clock, tracer)
         self.stopping = threading.Event()
         self.wake_pump = threading.Event()
         self.handled = 0
         self._threads: list[threading.Thread] = []
         self._ready = threading.Semaphore(0)
-        self._flow_locks = [threading.Lock() for _ in range(64)]
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -277,24 +192,17 @@ class KombuWorker:
         ):
             connection.ensure_connection(max_retries=3)
             outgoing.ensure_connection(max_retries=3)
-            publisher = _JournalingPublisher(
-                outgoing, self.backends, self.clock, self.wake_pump.set
-            )
-            shell = DispatchShell(
-                system=self.system,
-                dispatcher=self.dispatcher,
-                store=self.backends.states,
-                publisher=publisher,
-                slots=self.backends.slots,
-                results=self.results,
+            publisher = KombuPublisher(
+                outgoing,
+                delays=self.backends.delays,
                 clock=self.clock,
-                tracer=self.tracer,
-                on_finish=publisher.flow_finished,
+                wake=self.wake_pump.set,
+                journal=self.backends.journal,
             )
             consumer = Consumer(  # type: ignore[no-untyped-call]
                 connection.channel(),
                 queues=[kombu_queue(name) for name in self.queues],
-                on_message=_Handler(self, shell, publisher),
+                on_message=_Handler(self, MessageHandler(self.parts, publisher)),
                 prefetch_count=self.prefetch,
             )
             with consumer:
@@ -309,53 +217,18 @@ class KombuWorker:
     def _arrive(self) -> None:
         self._ready.release()
 
-    def flow_lock(self, flow_id: str) -> threading.Lock:
-        """The lock that serialises this process's threads on flow ``flow_id``.
-
-        One of a fixed set of locks picked by the flow id's hash: two threads applying events
-        of one flow would only make each other lose compare-and-sets.
-        """
-        return self._flow_locks[hash(flow_id) % len(self._flow_locks)]
-
-    def trace(self, name: TraceName, **details: Any) -> None:
-        """Send one trace event to the tracer, if any."""
-        if self.tracer is not None:
-            self.tracer(TraceEvent(name, self.clock.now(), details))
-
 
 class _Handler:
-    """Handles one message of one consumer thread (``on_message`` of its Kombu consumer)."""
+    """``on_message`` of one Kombu consumer: the shared handler, then ack or requeue."""
 
-    def __init__(self, worker: KombuWorker, shell: DispatchShell, publisher: _JournalingPublisher):
+    def __init__(self, worker: KombuWorker, handler: MessageHandler) -> None:
         self.worker = worker
-        self.shell = shell
-        self.publisher = publisher
-        self.system = worker.system
+        self.handler = handler
 
     def __call__(self, message: Any) -> None:
-        raw = message.body
-        if isinstance(raw, str):
-            raw = raw.encode("utf-8", "surrogatepass")
         queue = str(message.delivery_info.get("routing_key", ""))
         try:
-            decoded = unpack(raw)
-        except WireError as exc:
-            self._poison(message, raw, queue, f"undecodable message: {exc}")
-            return
-        try:
-            payload = decoded.payload
-            if isinstance(payload, FlowCheck):
-                self._check(payload)
-            else:
-                if decoded.parent_ref:
-                    payload = with_parent(payload, self.worker.backends.journal)
-                if isinstance(payload, RunTask):
-                    self._task(payload, decoded.retries)
-                else:
-                    self._event(payload)
-        except (DispatchError, WireError) as exc:
-            self._poison(message, raw, queue, describe_error(exc))
-            return
+            self.handler.handle(message.body, queue)
         except Exception as exc:
             # A backend or the broker failed mid-way: the message goes back to the queue.
             _log.warning("could not handle a message (%s); it is redelivered", describe_error(exc))
@@ -364,85 +237,6 @@ class _Handler:
             return
         message.ack()
         self.worker.handled += 1
-
-    def _event(self, event: Event) -> None:
-        event = with_summary(event, self.worker.backends.states)
-        failpoint("before-apply")
-        with self.worker.flow_lock(event.flow_id):  # no compare-and-set races between threads
-            step = self.shell.apply(event)
-        if (
-            type(event) is FlowRequested
-            and step is not None
-            and step.actions
-            and step.state.version == 1
-        ):
-            self._schedule(self.worker.safety.first_check(step.state), step.state.flow_name)
-
-    def _check(self, check: FlowCheck) -> None:
-        """A safety-net check: publish again what a stalled flow lost, schedule the next."""
-        redrive = self.worker.safety.check(check)
-        for event, queue in redrive.events:
-            _log.warning(
-                "safety net: flow %s stalled, %s again", check.flow_id, type(event).__name__
-            )
-            self.publisher.publish_event(event=event, queue=queue)
-        for task in redrive.tasks:
-            _log.warning("safety net: flow %s stalled, task %s again", check.flow_id, task.task_id)
-            self.publisher.publish_task(task=task)
-        if redrive.next_check is not None:
-            stored = self.worker.backends.states.load(flow_id=check.flow_id)
-            if stored is not None:
-                self._schedule(redrive.next_check, stored.state.flow_name)
-
-    def _schedule(self, check: FlowCheck | None, flow_name: str) -> None:
-        if check is None:
-            return
-        queue = self.worker.dispatcher_queue_of[flow_name]
-        self.publisher.send_later(queue, pack_check(check), check.interval)
-
-    def _poison(self, message: Any, raw: bytes, queue: str, reason: str) -> None:
-        self.publisher.dead_letter(raw, reason, queue)
-        self.worker.trace(TraceName.MESSAGE_DEAD_LETTERED, queue=queue, reason=reason)
-        message.ack()
-
-    def _task(self, action: RunTask, retries: int) -> None:
-        worker = self.worker
-        if not self.system.spec.is_task(action.task_name):
-            raise DispatchError(f"unknown task {action.task_name!r} (not in this configuration)")
-        outcome = worker.executor.execute(action, action.attempt)
-        if worker.tracer is not None:
-            for trace in outcome.trace:
-                worker.tracer(trace)
-        now = worker.clock.now()
-        key = f"o:{action.task_id}"
-        root = root_of(action.flow_id)
-        journal = worker.backends.journal
-        event: Event | None
-        if outcome.kind == "succeeded":
-            entry: dict[str, Any] = {"status": "succeeded", "retries": retries, "t": now}
-            if outcome.stored and outcome.result is not None:
-                entry["result"] = outcome.result
-            journal.write(root=root, entries={key: entry})
-            event = effects.task_succeeded(action, at=now)
-        elif outcome.kind == "retry":
-            journal.write(root=root, entries={key: {"status": "scheduled", "retries": retries + 1}})
-            again = effects.task_retry(action, counted=outcome.counted)
-            self.publisher.publish_task(task=again, delay=outcome.countdown, retries=retries + 1)
-            return
-        else:
-            summary = error_summary(outcome.error)
-            entry = {
-                "status": "failed",
-                "retries": retries,
-                "error": summary.describe(),
-                "traceback": summary.traceback,
-                "t": now,
-            }
-            journal.write(root=root, entries={key: entry})
-            event = effects.task_failed(action, at=now, error=summary)
-        if event is not None:
-            queue = worker.dispatcher_queue_of[action.flow_name]
-            self.publisher.publish_event(event=event, queue=queue)
 
 
 class DelayPump:

@@ -97,6 +97,9 @@ class Worker:
         ensure_selinon_alias()  # task modules written for Selinon import ``selinon``
         self._system = system
         self._results = results
+        make_current = getattr(results, "make_current", None)
+        if make_current is not None:  # class-level ``StoragePool`` calls of task code
+            make_current()
         self._env = environment
         self._now = now
         self.tracing = tracing
@@ -125,7 +128,7 @@ class Worker:
         spec = self._specs.get(action.task_name) or self.spec(action.task_name)
         trace: list[TraceEvent] = [] if self.tracing else _NO_TRACE  # _trace() appends if tracing
         if self.tracing:
-            self._trace(trace, TraceName.TASK_START, action)
+            self._trace(trace, TraceName.TASK_START, action, retried_count=attempt)
         try:
             result = self._run(spec, action)
             if type(result) not in _PLAIN or spec.output_schema is not None:

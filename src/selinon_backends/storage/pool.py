@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import replace
+from types import MethodType
 from typing import Any
 
 from selinon_backends.caches import build_cache
@@ -45,7 +46,7 @@ from selinon_core.errors import (
 from selinon_core.predicates import HttpProbe
 from selinon_core.trace import TraceEvent, TraceName
 
-__all__ = ["StoragePool", "StoragePoolView"]
+__all__ = ["CLASS_LEVEL_METHODS", "StoragePool", "StoragePoolView", "current_pool"]
 
 Trace = Callable[[TraceEvent], None]
 
@@ -90,6 +91,15 @@ class StoragePool:
         self._routes: dict[str, tuple[str, str, bool]] = {}
         self._lean: dict[str, tuple[_Slot, str, str]] = {}  # see _lean_slot
         self._lock = threading.Lock()
+        self.make_current()
+
+    def make_current(self) -> None:
+        """Answer the class-level calls of task code (``StoragePool.retrieve(...)``) from now on.
+
+        A pool makes itself current when it is created; a runtime whose worker runs tasks
+        calls this again when it starts, so the latest runtime of a process wins.
+        """
+        _CURRENT[0] = self
 
     # ------------------------------------------------------------------ adapters
 
@@ -443,6 +453,57 @@ class StoragePool:
     def _emit(self, name: TraceName, details: dict[str, Any], **extra: Any) -> None:
         if self._trace is not None:
             self._trace(TraceEvent(name, self._clock(), {**details, **extra}))
+
+
+CLASS_LEVEL_METHODS: tuple[str, ...] = (
+    "get_storage_instance",
+    "get_connected_storage",
+    "get_storage_name_by_task_name",
+    "get_storage_by_task_name",
+    "retrieve",
+    "set",
+    "delete",
+)
+"""Methods that task code written for Selinon calls on the class itself."""
+
+_CURRENT: list[StoragePool | None] = [None]
+
+
+def current_pool() -> StoragePool:
+    """The pool that class-level calls use: the one made current last in this process.
+
+    Raises:
+        RuntimeError: no runtime created a pool in this process yet.
+    """
+    pool = _CURRENT[0]
+    if pool is None:
+        raise RuntimeError(
+            "StoragePool was called on the class, but no flow runtime has started in this "
+            "process yet; call it from a task (or a predicate or foreach function) that a "
+            "runtime runs, or use the pool of the runtime you created"
+        )
+    return pool
+
+
+class _EitherLevel:
+    """A pool method callable on an instance or, as Selinon's API, on the class.
+
+    On the class it is bound to :func:`current_pool`, so ``StoragePool.retrieve(flow_name,
+    task_name, task_id)`` in a task reads through the running worker's pool.
+    """
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.__func__ = function
+        self.__doc__ = function.__doc__
+        self.__name__ = function.__name__
+        self.__wrapped__ = function
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        return MethodType(self.__func__, current_pool() if instance is None else instance)
+
+
+for _name in CLASS_LEVEL_METHODS:
+    setattr(StoragePool, _name, _EitherLevel(StoragePool.__dict__[_name]))
 
 
 class StoragePoolView:
