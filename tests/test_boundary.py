@@ -312,7 +312,8 @@ EVENT_FACTORIES = {
     "selinon_core.dispatch.events": EVENT_CLASSES,  # the definitions
     "selinon_backends.runtime.engine": {"FlowRequested"},  # the top-level request of a run
     "selinon_core.testing": {"FlowRequested"},  # the top-level request of a simulation
-    "selinon_backends.kombu.client": {"FlowRequested"},  # the top-level request of a client
+    # the top-level request of a distributed client (Kombu's and the Celery shim's)
+    "selinon_backends.distributed.requests": {"FlowRequested"},
     # the safety net rebuilds events a stalled flow lost, from the stores (not from actions)
     "selinon_backends.distributed.safety": EVENT_CLASSES - {"TimerDue"},
 }

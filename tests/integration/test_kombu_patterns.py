@@ -275,7 +275,7 @@ def _wait_for(predicate: Any, what: str, timeout: float = 10.0) -> None:
 def test_safety_net_redrives_a_flow_whose_messages_were_lost(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level("WARNING", logger="selinon.kombu")
+    caplog.set_level("WARNING", logger="selinon.distributed")
     queue = f"t-{uuid.uuid4().hex[:8]}"
     sampling = {"name": "constant", "args": {"retry": 0.05}}
     flows = {"flow1": edges(([], "Echo"), ("Echo", "Noop"), sampling=sampling)}

@@ -38,20 +38,18 @@ from celery.result import AsyncResult
 
 from selinon_backends.distributed.backends import Backends, describe_url, open_backends
 from selinon_backends.distributed.handler import MessageHandler, WorkerParts
-from selinon_backends.distributed.journal import root_of
 from selinon_backends.distributed.messages import pack, parent_is_large
 from selinon_backends.distributed.publishing import WirePublisher
-from selinon_backends.distributed.reports import flow_run, request_entry
+from selinon_backends.distributed.reports import flow_run
+from selinon_backends.distributed.requests import flow_request
 from selinon_backends.kombu.client import STATE_STORE_ENV, FlowTimeout, wait_for
 from selinon_backends.runtime.clock import RealClock
-from selinon_backends.runtime.ids import new_flow_id
 from selinon_backends.runtime.report import FlowRun
-from selinon_backends.runtime.requests import check_flow, selective_plan
+from selinon_backends.runtime.requests import selective_plan
 from selinon_backends.storage.pool import StoragePool
 from selinon_core.config.spec import DEFAULT_QUEUE
 from selinon_core.config.system import System
 from selinon_core.dispatch.actions import RunTask
-from selinon_core.dispatch.events import FlowRequested
 from selinon_core.dispatch.plan import SelectivePlan
 from selinon_core.errors import SpecError, describe_error
 from selinon_core.trace import TraceEvent
@@ -297,15 +295,17 @@ class CeleryRuntime:
     def _request(
         self, flow_name: str, node_args: Any, flow_id: str | None, plan: SelectivePlan | None
     ) -> FlowResult:
-        check_flow(self.system, flow_name)
-        flow_id = flow_id or new_flow_id()
-        now = self.clock.now()
-        entry = request_entry(flow_name, node_args, now)
-        self.backends.journal.write(root=root_of(flow_id), entries={f"r:{flow_id}": entry})
-        event = FlowRequested(flow_id, flow_name, now, node_args, selective=plan)
-        queue = self.system.spec.flows[flow_name].queue
-        self.send(DISPATCH_TASK, queue, pack(event), task_id=flow_id)
-        return FlowResult(flow_id, self)
+        event, queue = flow_request(
+            self.system,
+            self.backends.journal,
+            flow_name=flow_name,
+            node_args=node_args,
+            now=self.clock.now(),
+            flow_id=flow_id,
+            plan=plan,
+        )
+        self.send(DISPATCH_TASK, queue, pack(event), task_id=event.flow_id)
+        return FlowResult(event.flow_id, self)
 
     # ------------------------------------------------------------------ following flows
 

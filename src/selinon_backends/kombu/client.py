@@ -19,15 +19,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from selinon_backends.distributed.backends import Backends, describe_url, open_backends
-from selinon_backends.distributed.journal import root_of
-from selinon_backends.distributed.reports import flow_run, request_entry
+from selinon_backends.distributed.reports import flow_run
+from selinon_backends.distributed.requests import flow_request
 from selinon_backends.kombu.transport import KombuPublisher, broker_connection
 from selinon_backends.runtime.clock import RealClock
-from selinon_backends.runtime.ids import new_flow_id
 from selinon_backends.runtime.report import FlowRun
-from selinon_backends.runtime.requests import check_flow, selective_plan
+from selinon_backends.runtime.requests import selective_plan
 from selinon_core.config.system import System
-from selinon_core.dispatch.events import FlowRequested
 from selinon_core.dispatch.plan import SelectivePlan
 from selinon_core.errors import SpecError
 
@@ -145,16 +143,18 @@ class Client:
     def _request(
         self, flow_name: str, node_args: Any, flow_id: str | None, plan: SelectivePlan | None
     ) -> str:
-        check_flow(self.system, flow_name)
-        flow_id = flow_id or new_flow_id()
-        now = self.clock.now()
-        entry = request_entry(flow_name, node_args, now)
-        self.backends.journal.write(root=root_of(flow_id), entries={f"r:{flow_id}": entry})
-        event = FlowRequested(flow_id, flow_name, now, node_args, selective=plan)
-        queue = self.system.spec.flows[flow_name].queue
+        event, queue = flow_request(
+            self.system,
+            self.backends.journal,
+            flow_name=flow_name,
+            node_args=node_args,
+            now=self.clock.now(),
+            flow_id=flow_id,
+            plan=plan,
+        )
         with self._lock:
             self._get_publisher().publish_event(event=event, queue=queue)
-        return flow_id
+        return event.flow_id
 
     def _get_publisher(self) -> KombuPublisher:
         if self._publisher is None:
