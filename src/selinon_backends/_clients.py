@@ -64,7 +64,9 @@ __all__ = [
     "s3_errors",
 ]
 
-EXTRAS: frozenset[str] = frozenset({"redis", "postgresql", "s3", "celery", "sentry", "plot"})
+EXTRAS: frozenset[str] = frozenset(
+    {"redis", "postgresql", "s3", "celery", "sentry", "plot", "opentelemetry", "prometheus"}
+)
 """The optional extras of the ``selinon-ng`` package (``[project.optional-dependencies]``)."""
 
 _S3_TRANSIENT_CODES = frozenset(

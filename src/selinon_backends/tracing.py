@@ -135,11 +135,12 @@ def build_tracer(
     stream: IO[str] | None = None,
     err_stream: IO[str] | None = None,
     sentry_options: Mapping[str, Any] | None = None,
+    otel_options: Mapping[str, Any] | None = None,
 ) -> Tracer:
     """Build the tracer that ``system.spec.global_.trace`` describes.
 
     Each entry of ``global.trace`` may enable several sinks; they are created in the order
-    logging, json, function, storage, sentry, entry after entry.
+    logging, json, function, storage, sentry, opentelemetry, entry after entry.
 
     Args:
         system: the loaded configuration.
@@ -150,6 +151,9 @@ def build_tracer(
         sentry_options: extra ``sentry_sdk.Client`` options (e.g. a ``transport`` in tests).
             The Sentry DSN is used as the System holds it: the loader already expanded its
             ``{NAME}`` references (once; expanding again would undo ``{{`` escapes).
+        otel_options: keyword arguments of
+            :class:`~selinon_backends.otel.OpenTelemetrySink` (``tracer_provider``, and
+            ``journal`` on the distributed runtime).
 
     Raises:
         SpecError: a trace function cannot be imported or is not callable, a trace storage is
@@ -165,6 +169,7 @@ def build_tracer(
                 storage_lookup=storage_lookup,
                 streams={"stream": stream, "err_stream": err_stream},
                 sentry_options=sentry_options,
+                otel_options=otel_options,
             )
         )
     return Tracer(sinks)
@@ -177,6 +182,7 @@ def _entry_sinks(
     storage_lookup: Callable[[str], Any] | None,
     streams: Mapping[str, IO[str] | None],
     sentry_options: Mapping[str, Any] | None,
+    otel_options: Mapping[str, Any] | None = None,
 ) -> list[TraceSink]:
     sinks: list[TraceSink] = []
     if entry.logging:
@@ -194,6 +200,10 @@ def _entry_sinks(
         )
     if entry.sentry is not None:
         sinks.append(SentrySink(entry.sentry.dsn, client_options=sentry_options))
+    if entry.opentelemetry:
+        from selinon_backends.otel import OpenTelemetrySink  # noqa: PLC0415
+
+        sinks.append(OpenTelemetrySink(**(otel_options or {})))
     return sinks
 
 

@@ -228,7 +228,9 @@ class CeleryRuntime:
             return current[1], current[2]
 
     def _worker_parts(self, backends: Backends) -> WorkerParts:
-        tracer = self._tracer if self._tracer is not None else _configured_tracer(self.system)
+        tracer = self._tracer
+        if tracer is None:
+            tracer = _configured_tracer(self.system, backends)
         clock = self.clock
         pool = StoragePool(self.system, trace=tracer, clock=clock.now)
         return WorkerParts(self.system, backends, pool, clock, tracer)
@@ -393,12 +395,13 @@ class FlowFailed(Exception):
         self.report = report
 
 
-def _configured_tracer(system: System) -> Tracer | None:
+def _configured_tracer(system: System, backends: Backends) -> Tracer | None:
     if not system.spec.global_.trace:
         return None
     from selinon_backends.tracing import build_tracer  # noqa: PLC0415
 
-    return build_tracer(system)
+    # OpenTelemetry spans read a flow's start from the journal when another process saw it.
+    return build_tracer(system, otel_options={"journal": backends.journal})
 
 
 def register_tasks(app: Any) -> None:

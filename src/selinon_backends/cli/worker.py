@@ -139,6 +139,22 @@ def worker(  # noqa: PLR0917 - one parameter per command-line option
             help="Redis broker: redeliver a message whose worker died after this long.",
         ),
     ] = 3600.0,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            metavar="PORT",
+            min=0,
+            max=65535,
+            help="Serve Prometheus metrics at http://HOST:PORT/metrics (0: a free port).",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str,
+        typer.Option(
+            "--metrics-host", metavar="HOST", help="Address the metrics endpoint listens on."
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Run tasks and apply flow events from the broker until SIGTERM or Ctrl-C."""
     if dispatcher_only and tasks_only:
@@ -156,6 +172,8 @@ def worker(  # noqa: PLR0917 - one parameter per command-line option
     _warn_memory_storages(system)
     with exit_on_spec_error():
         backends = _open_backends(resolve_state_store(broker_url, state_store), broker_url)
+        tracer = _tracer(system, backends, metrics=metrics_port is not None)
+        metrics = _metrics(tracer, metrics_port, metrics_host)
         kombu_worker = KombuWorker(
             system,
             broker_url=broker_url,
@@ -163,7 +181,7 @@ def worker(  # noqa: PLR0917 - one parameter per command-line option
             queues=chosen,
             concurrency=concurrency,
             prefetch=prefetch,
-            tracer=_tracer(system),
+            tracer=tracer,
             transport_options={"visibility_timeout": visibility_timeout},
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -172,6 +190,8 @@ def worker(  # noqa: PLR0917 - one parameter per command-line option
     )
     _on_signals(kombu_worker.stop)
     kombu_worker.run()
+    if metrics is not None:
+        metrics.close()
     backends.close()
     typer.echo(f"selinon worker: stopped after {kombu_worker.handled} messages", err=True)
     raise typer.Exit(EXIT_OK)
@@ -183,12 +203,30 @@ def _open_backends(url: str, broker: str | None = None) -> Any:
     return open_backends(url, broker=broker)
 
 
-def _tracer(system: System) -> Any:
-    if not system.spec.global_.trace:
+def _tracer(system: System, backends: Any, *, metrics: bool) -> Any:
+    """The worker's tracer: the ``global.trace`` sinks (OpenTelemetry reads the run journal),
+    and room for the metrics sink; ``None`` when nobody listens."""
+    if not system.spec.global_.trace and not metrics:
         return None
     from selinon_backends.tracing import build_tracer  # noqa: PLC0415
 
-    return build_tracer(system)
+    return build_tracer(system, otel_options={"journal": backends.journal})
+
+
+def _metrics(tracer: Any, port: int | None, host: str) -> Any:
+    """Attach a metrics sink to ``tracer`` and serve it on ``host:port`` (when a port is given)."""
+    if port is None:
+        return None
+    from selinon_backends.metrics import MetricsSink, serve_metrics  # noqa: PLC0415
+
+    sink = MetricsSink()
+    try:
+        server = serve_metrics(sink, port=port, host=host)
+    except OSError as exc:
+        raise _fail(f"--metrics-port {port}: cannot listen on {host}:{port} ({exc})") from None
+    tracer.add_sink(sink)
+    typer.echo(f"selinon worker: metrics at {server.url}", err=True)
+    return server
 
 
 def _warn_memory_storages(system: System) -> None:

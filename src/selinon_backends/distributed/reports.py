@@ -13,14 +13,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from selinon_backends.distributed.journal import Journal, root_of
+from selinon_backends.otel import current_traceparent
 from selinon_backends.runtime.report import FlowRun, NodeKind, NodeRun
 
 __all__ = ["flow_run", "request_entry", "start_entry"]
 
 
 def request_entry(flow_name: str, node_args: Any, at: float) -> dict[str, Any]:
-    """The ``r:`` entry of a top-level flow request."""
-    return {"flow_name": flow_name, "node_args": node_args, "t": at}
+    """The ``r:`` entry of a top-level flow request (with the caller's OpenTelemetry
+    ``traceparent`` when a span is active: the flow's spans join the caller's trace)."""
+    entry = {"flow_name": flow_name, "node_args": node_args, "t": at}
+    traceparent = current_traceparent()
+    if traceparent is not None:
+        entry["traceparent"] = traceparent
+    return entry
 
 
 def start_entry(

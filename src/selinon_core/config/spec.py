@@ -418,6 +418,7 @@ class TraceSinkSpec(_Frozen):
     function: CallableRef | None = None
     storage: TraceStorageSpec | None = None
     sentry: SentrySpec | None = None
+    opentelemetry: bool = False
 
 
 class GlobalSpec(_Frozen):
