@@ -207,3 +207,27 @@ def test_global_config_api(monkeypatch: pytest.MonkeyPatch, worker_app: Celery) 
         assert "TASK_END" in events
     finally:
         Config.reset()
+
+
+def test_selinon_trace_methods_add_sinks(
+    monkeypatch: pytest.MonkeyPatch, worker_app: Celery, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SELINON_STATE_STORE", f"memory://{uuid.uuid4().hex}")
+    monkeypatch.delenv("SENTRY_DSN", raising=False)
+    Config.reset()
+    try:
+        Config.set_system(make_queued_system({"flow1": edges(([], "Echo"))}, QUEUE))
+        Config.set_celery_app(worker_app)
+        with pytest.raises(ValueError, match="SENTRY_DSN"):
+            Config.trace_by_sentry()
+        Config.trace_by_json()
+        Config.trace_by_logging()
+        assert [type(sink).__name__ for sink in Config.trace_sinks] == [
+            "JsonLinesSink",
+            "LoggingSink",
+        ]
+        assert run_flow("flow1", {"n": 1}).get(timeout=30)["status"] == "succeeded"
+    finally:
+        Config.reset()
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert any('"event": "FLOW_END"' in line or '"FLOW_END"' in line for line in lines), lines

@@ -13,7 +13,10 @@ EXAMPLES = ROOT / "examples"
 EXAMPLE_DIRS = sorted(path for path in EXAMPLES.iterdir() if (path / "nodes.yaml").is_file())
 PAGES = [EXAMPLES / "README.md", *(path / "README.md" for path in EXAMPLE_DIRS)]
 BLOCKS = [block for page in PAGES if page.is_file() for block in parse_page(page, ROOT)]
-NEEDS_SERVICES = {"examples/storages/README.md": (require_redis, require_postgres)}
+NEEDS_SERVICES = {
+    "examples/storages/README.md": (require_redis, require_postgres),
+    "examples/celery_project/README.md": (require_redis,),
+}
 
 
 @pytest.mark.parametrize("example", EXAMPLE_DIRS, ids=lambda path: path.name)

@@ -37,7 +37,7 @@ class Config:
     system: ClassVar[System | None] = None
     state_store: ClassVar[str | None] = None
     runtime: ClassVar[CeleryRuntime | None] = None
-    trace_functions: ClassVar[list[Callable[[str, dict[str, Any]], object]]] = []
+    trace_sinks: ClassVar[list[Callable[[Any], Any]]] = []
     initialized: ClassVar[bool] = False
 
     @classmethod
@@ -119,7 +119,42 @@ class Config:
     @classmethod
     def trace_by_func(cls, trace_func: Callable[[str, dict[str, Any]], object]) -> None:
         """Also call ``trace_func(event_name, details)`` for every trace event in workers."""
-        cls.trace_functions.append(trace_func)
+        from selinon_backends.tracing_sinks import FunctionSink  # noqa: PLC0415
+
+        cls._add_sink(FunctionSink(trace_func))
+
+    @classmethod
+    def trace_by_logging(cls) -> None:
+        """Also log every trace event (one logfmt line each; as ``global.trace: logging``)."""
+        from selinon_backends.tracing_sinks import LoggingSink  # noqa: PLC0415
+
+        cls._add_sink(LoggingSink())
+
+    @classmethod
+    def trace_by_json(cls) -> None:
+        """Also print every trace event as one JSON line (as ``global.trace: json``)."""
+        from selinon_backends.tracing_sinks import JsonLinesSink  # noqa: PLC0415
+
+        cls._add_sink(JsonLinesSink())
+
+    @classmethod
+    def trace_by_sentry(cls, dsn: str | None = None) -> None:
+        """Also report failures to Sentry (``dsn``, else ``$SENTRY_DSN``).
+
+        Raises:
+            ValueError: no DSN given and ``SENTRY_DSN`` is not set.
+            MissingExtraError: sentry-sdk is not installed (the ``sentry`` extra).
+        """
+        from selinon_backends.tracing_sinks import SentrySink  # noqa: PLC0415
+
+        dsn = dsn or os.environ.get("SENTRY_DSN", "")
+        if not dsn:
+            raise ValueError("Config.trace_by_sentry() needs a DSN: pass it or set SENTRY_DSN")
+        cls._add_sink(SentrySink(dsn))
+
+    @classmethod
+    def _add_sink(cls, sink: Callable[[Any], Any]) -> None:
+        cls.trace_sinks.append(sink)
         cls._build(rebuild=True)
 
     @classmethod
@@ -128,7 +163,7 @@ class Config:
         if cls.runtime is not None:
             cls.runtime.close()
         cls.celery_app = cls.system = cls.state_store = cls.runtime = None
-        cls.trace_functions = []
+        cls.trace_sinks = []
         cls.initialized = False
 
     @classmethod
@@ -174,14 +209,14 @@ class Config:
 
     @classmethod
     def _tracer(cls) -> Callable[[Any], Any] | None:
-        if not cls.trace_functions or cls.system is None:
+        """The ``trace_by_*`` sinks, after those of ``global.trace`` (``None``: only those)."""
+        if not cls.trace_sinks or cls.system is None:
             return None
         from selinon_backends.tracing import Tracer, build_tracer  # noqa: PLC0415
-        from selinon_backends.tracing_sinks import FunctionSink  # noqa: PLC0415
 
         tracer = build_tracer(cls.system) if cls.system.spec.global_.trace else Tracer()
-        for function in cls.trace_functions:
-            tracer.add_sink(FunctionSink(function))
+        for sink in cls.trace_sinks:
+            tracer.add_sink(sink)
         return tracer
 
 
