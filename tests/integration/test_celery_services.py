@@ -37,6 +37,7 @@ from test_kombu_services import (
 )
 
 from selinon_backends.celery import CeleryRuntime
+from selinon_backends.kombu import Client
 from selinon_backends.kombu.transport import broker_connection, kombu_queue
 from selinon_backends.selinon_alias import install_as_selinon, uninstall_selinon_alias
 from selinon_core.config.loader import load_system
@@ -222,6 +223,10 @@ def test_celery_workers_give_the_in_process_report(tmp_path: Path, combo: str) -
         assert report["status"] == "succeeded"
         assert normalized(_from_report(report)) == normalized(_from_report(expected))
         assert result.get(timeout=30)["status"] == "succeeded"
+        # The Kombu runtime's client follows a flow the shim started, with the same report.
+        with Client(runtime.system, broker=dep.broker, state_store=dep.store) as client:
+            followed = client.wait(result.id, timeout=30)
+        assert normalized(followed) == normalized(_from_report(report))
 
         # Retries are the core's decision (FlakyFile fails twice, then succeeds).
         counter = tmp_path / "counter"
