@@ -99,7 +99,9 @@ class CeleryDeployment:
         self.workers: list[subprocess.Popen[bytes]] = []
         self.queues = [f"{self.queue}.tasks", f"{self.queue}.flows", f"{self.queue}.default"]
 
-    def start_worker(self, *extra: str) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, *extra: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         """``celery -A selinon_test_app worker`` on the test's queues (prefork, 2 processes)."""
         log = (self.tmp / f"worker-{len(self.workers)}.log").open("wb")
         command = [
@@ -111,7 +113,7 @@ class CeleryDeployment:
         ]  # fmt: skip
         process = subprocess.Popen(
             command,
-            env=self.env,
+            env={**self.env, **(env or {})},
             cwd=self.tmp,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -273,6 +275,33 @@ def test_killed_worker_mid_task_the_flow_completes(tmp_path: Path, combo: str) -
         assert done["status"] == "succeeded", dep.logs()
         assert len(marker.read_text().split()) == 2
         assert sorted(r["node_name"] for r in done["runs"]) == ["Marker", "Noop"]
+        runtime.close()
+
+
+@pytest.mark.parametrize("point", ["before-publish", "before-apply"])
+def test_dispatching_worker_killed_around_a_step_the_flow_completes(
+    tmp_path: Path, point: str
+) -> None:
+    """The worker dies (SIGKILL) after saving a step and before publishing it, or before
+    applying an event; the next worker finishes the flow, every node exactly once."""
+    with celery_deployment(tmp_path, "rabbitmq+redis") as dep:
+        crashed = tmp_path / "crashed"
+        victim = dep.start_worker(
+            "-P", "solo", env={"SELINON_TEST_FAILPOINTS": f"{point}={crashed}"}
+        )
+        runtime = dep.runtime()
+        result = runtime.run_flow("main", {"n": 3})
+        victim.wait(60)
+        assert victim.returncode == -signal.SIGKILL, dep.logs()
+        assert crashed.exists()
+        dep.start_worker("-P", "solo")
+        done = result.get(timeout=90, propagate=False)
+        assert done["status"] == "succeeded", dep.logs()
+        ids = [r["node_id"] for r in done["runs"]]
+        assert len(ids) == len(set(ids))  # no node listed twice
+        assert sorted(r["node_name"] for r in done["runs"]) == [
+            "Add", "Boom", "Echo", "Noop", "Noop", "Noop", "Noop", "ParentError", "sub",
+        ]  # fmt: skip
         runtime.close()
 
 
