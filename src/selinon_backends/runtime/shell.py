@@ -33,6 +33,17 @@ One policy for backend trouble:
 * a fresh outbox (another dispatcher is still publishing a step's actions, e.g. the thousands
   of task runs of a big ``foreach``): the event is published again after the flow's back-off
   delay, traced ``STATE_CONFLICT``.  Recovering at once would publish every action twice.
+
+Migrations (:mod:`selinon_core.dispatch.migrations`): between 1. and 2. a state stored under an
+older migration version is migrated to this worker's (the migration's actions, a retry timer or
+the flow's end, go first in the outbox); a new flow gets this worker's version.  A state of a
+newer version (*skew*: a newer worker is deployed next to this one) or a migration that cannot
+be applied (``MIGRATION_ERROR``: a broken migration directory, files that do not match the
+configuration) leaves the state as it is: the event is published again after a delay
+(``SKEW_DELAY_START`` doubling to ``SKEW_DELAY_MAX``) for another worker, without touching the
+flow's retry budget.  After ``MAX_MIGRATION_DEFERS`` such re-publications of one flow's events
+by this shell, :class:`MigrationDeferred` is raised and the transport dead-letters the event
+(kept with its reason, never dropped).
 """
 
 from __future__ import annotations
@@ -40,25 +51,38 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
+from selinon_backends.migrations import migration_chain
 from selinon_backends.ports import Clock, FlowStateStore, Publisher, ResultStore, SlotStore
 from selinon_core.config.system import System
 from selinon_core.dispatch import effects
 from selinon_core.dispatch.actions import Action, FinishFlow, RetryFlow, RunTask, StartSubflow
 from selinon_core.dispatch.dispatcher import Dispatcher, Step
 from selinon_core.dispatch.events import Event, FlowRequested
-from selinon_core.errors import ConflictError, TransientBackendError, describe_error
+from selinon_core.dispatch.migrations import MigrationChain, MigrationError, migrate
+from selinon_core.dispatch.state import FlowState
+from selinon_core.errors import (
+    ConflictError,
+    DispatchError,
+    TransientBackendError,
+    describe_error,
+)
 from selinon_core.trace import TraceEvent, TraceName
 
 __all__ = [
     "BACKOFF_MAX",
     "BACKOFF_START",
     "MAX_CONFLICTS",
+    "MAX_MIGRATION_DEFERS",
     "OUTBOX_GRACE",
     "OUTBOX_GRACE_PER_ACTION",
+    "SKEW_DELAY_MAX",
+    "SKEW_DELAY_START",
     "DispatchShell",
+    "MigrationDeferred",
     "dispatcher_queues",
 ]
 
@@ -74,12 +98,36 @@ dispatcher takes it for the outbox of a crashed one and publishes it; plus
 :data:`OUTBOX_GRACE_PER_ACTION` per action, since publishing 10,000 task runs with broker
 confirms takes several seconds."""
 OUTBOX_GRACE_PER_ACTION = 0.003
+SKEW_DELAY_START = 0.5
+"""First delay (seconds) before an event whose flow this worker cannot migrate is published
+again (for a newer worker, or after the migration directory was fixed)."""
+SKEW_DELAY_MAX = 10.0
+"""Longest such delay; it doubles per re-publication of one flow's events up to this."""
+MAX_MIGRATION_DEFERS = 360
+"""Re-publications of one flow's events for migration reasons before the event is refused
+(:class:`MigrationDeferred`, dead-lettered by the transport): about an hour at the longest
+delay."""
 _SEEN_MAX = 4096
 _OUTBOX_BUSY = "another dispatcher publishes its outbox"
 
 
 class _OutboxBusy(Exception):
     """The loaded flow's outbox is being published by another dispatcher (see the module doc)."""
+
+
+class _MigrationTrouble(Exception):
+    """This worker cannot bring the flow to its migration version now (skew or error)."""
+
+    def __init__(self, trace: TraceEvent, state: FlowState | None) -> None:
+        super().__init__(trace.name.value)
+        self.trace = trace
+        self.state = state
+
+
+class MigrationDeferred(DispatchError):
+    """A flow's events were re-published ``MAX_MIGRATION_DEFERS`` times because this worker
+    cannot migrate the flow's state (a newer migration version, or a broken migration
+    directory); the transport dead-letters the event with this message."""
 
 
 Tracer = Callable[[TraceEvent], Any]
@@ -105,6 +153,8 @@ class DispatchShell:
         tracer: called with every trace event of every step, in order (``None``: no tracing).
         on_finish: called with every ``FinishFlow`` after it was published (the in-process
             runtime's report); ``None`` when nobody listens.
+        migrations: the migration chain of this worker; ``None``: read from
+            ``global.migration_dir`` of ``system`` (:mod:`selinon_backends.migrations`).
     """
 
     def __init__(
@@ -119,6 +169,7 @@ class DispatchShell:
         clock: Clock,
         tracer: Tracer | None = None,
         on_finish: Callable[[FinishFlow], Any] | None = None,
+        migrations: MigrationChain | None = None,
     ) -> None:
         self.system = system
         self.dispatcher = dispatcher
@@ -143,6 +194,27 @@ class DispatchShell:
         )
         self._publish_one = self._publish_first if self._prepare is None else self.publish
         self._queues = dispatcher_queues(system)
+        self._chain_error: str | None = None
+        if migrations is None:
+            try:
+                migrations = migration_chain(system)
+            except MigrationError as exc:
+                migrations = MigrationChain()
+                self._chain_failed(str(exc))
+        self.migrations = migrations
+        # -1 when the chain could not be read: every event then goes the migration way
+        self._migration_version = -1 if self._chain_error is not None else migrations.latest
+        self._migration_defers: dict[str, tuple[int, float]] = {}
+
+    def _chain_failed(self, what: str) -> None:
+        """The migration directory cannot be read.  With a durable store, flow events wait
+        (``MIGRATION_ERROR``, re-published) until it is fixed; states of a store that does not
+        outlive the process never meet another deployment, so the error is only traced."""
+        if self._durable:
+            self._chain_error = what
+        elif self.tracer is not None:
+            details = {"what": f"{what} (ignored: no flow state outlives this runtime)"}
+            self.tracer(TraceEvent(TraceName.MIGRATION_ERROR, self.clock.now(), details))
 
     def apply(self, event: Event) -> Step | None:
         """Apply ``event`` to its flow; ``None`` when it was deferred (see the module doc).
@@ -150,6 +222,8 @@ class DispatchShell:
         Raises:
             UnknownFlowError, InvalidTransition: the event cannot apply to any flow (a bug or
                 a message for another configuration); the transport dead-letters it.
+            MigrationDeferred: this worker re-published the flow's events too many times
+                without being able to migrate its state; the transport dead-letters it.
         """
         try:
             try:  # the common case: one pass
@@ -161,6 +235,9 @@ class DispatchShell:
             return None
         except _OutboxBusy:
             self._defer(event, TraceName.STATE_CONFLICT, _OUTBOX_BUSY)
+            return None
+        except _MigrationTrouble as trouble:
+            self._defer_migration(event, trouble)
             return None
 
     def _reapply(self, event: Event) -> Step | None:
@@ -184,12 +261,18 @@ class DispatchShell:
         if stored is None:
             state = None
             expected = None
+            plain = self._migration_version == 0  # else a new flow gets this version
         else:
             state = stored.state
             expected = state.version
             if stored.outbox:
                 self._take_outbox(flow_id, stored.outbox, expected)
-        step = self._step(state, event, self.results)
+            plain = state.migration_version == self._migration_version
+        step = (
+            self._step(state, event, self.results)
+            if plain
+            else self._migrate_and_step(state, event)
+        )
         new = step.state
         actions = step.actions
         outbox = actions if self._durable else ()
@@ -210,6 +293,69 @@ class DispatchShell:
             if outbox:
                 self.store.mark_published(flow_id=flow_id, version=new.version)
         return step
+
+    def _migrate_and_step(self, state: FlowState | None, event: Event) -> Step:
+        """Step ``event`` on ``state`` migrated to this worker's version (see the module doc).
+
+        Raises:
+            _MigrationTrouble: skew or a migration error; nothing was applied.
+        """
+        now = self.clock.now()
+        if self._chain_error is not None:
+            raise _MigrationTrouble(_migration_error(state, event, self._chain_error, now), state)
+        if state is None:  # a new flow: created at this worker's version
+            step = self._step(state, event, self.results)
+            return Step(
+                replace(step.state, migration_version=self.migrations.latest),
+                step.actions,
+                step.trace,
+            )
+        try:
+            outcome = migrate(state, self.migrations, self.dispatcher, at=now)
+        except (MigrationError, ValueError, KeyError, TypeError) as exc:
+            raise _MigrationTrouble(
+                _migration_error(state, event, describe_error(exc), now), state
+            ) from None
+        if outcome.verdict == "skew":
+            raise _MigrationTrouble(outcome.trace[0], state)
+        step = self._step(outcome.state, event, self.results)
+        if self._migration_defers:
+            self._migration_defers.pop(state.flow_id, None)
+        return Step(step.state, outcome.actions + step.actions, outcome.trace + step.trace)
+
+    def _defer_migration(self, event: Event, trouble: _MigrationTrouble) -> None:
+        """Publish ``event`` again later for a worker that can migrate its flow; refuse it
+        (:class:`MigrationDeferred`) after ``MAX_MIGRATION_DEFERS`` times."""
+        flow_id = event.flow_id
+        count, delay = self._migration_defers.get(flow_id, (0, SKEW_DELAY_START))
+        details = dict(trouble.trace.details)
+        if count >= MAX_MIGRATION_DEFERS:
+            self._migration_defers.pop(flow_id, None)
+            what = (
+                f"flow {flow_id}: this worker re-published the flow's events "
+                f"{MAX_MIGRATION_DEFERS} times without being able to migrate it "
+                f"({trouble.trace.name.value}); is a worker with migration version "
+                f"{details.get('migration_version')} or newer running?"
+            )
+            if self.tracer is not None:
+                details.update(what=what, gave_up=True)
+                self.tracer(TraceEvent(trouble.trace.name, trouble.trace.at, details))
+            raise MigrationDeferred(what)
+        if len(self._migration_defers) >= _SEEN_MAX:
+            self._migration_defers.clear()
+        self._migration_defers[flow_id] = (count + 1, min(delay * 2, SKEW_DELAY_MAX))
+        if self.tracer is not None:
+            details.update(retry_in=delay, republished=count + 1)
+            self.tracer(TraceEvent(trouble.trace.name, trouble.trace.at, details))
+        queue = self._flow_queue(event, trouble.state)
+        self.publisher.publish_event(event=event, queue=queue, delay=delay)
+
+    def _flow_queue(self, event: Event, state: FlowState | None) -> str:
+        """The dispatcher queue of ``event``'s flow (the default one for a flow this
+        configuration does not know)."""
+        name = state.flow_name if state is not None else getattr(event, "flow_name", None)
+        default = self.system.spec.global_.default_dispatcher_queue
+        return self._queues.get(name, default) if name is not None else default
 
     def _publish_first(self, actions: tuple[Action, ...]) -> None:
         self._publish_task(task=actions[0])  # type: ignore[arg-type]
@@ -292,3 +438,14 @@ class DispatchShell:
         if stored is None:  # the store is unreachable: the default dispatchers will do
             return self.system.spec.global_.default_dispatcher_queue
         return self._queues[stored.state.flow_name]
+
+
+def _migration_error(state: FlowState | None, event: Event, what: str, at: float) -> TraceEvent:
+    """The ``MIGRATION_ERROR`` trace event of a migration that cannot be applied."""
+    details: dict[str, Any] = {
+        "flow_name": state.flow_name if state is not None else getattr(event, "flow_name", None),
+        "dispatcher_id": event.flow_id,
+        "migration_version": None if state is None else state.migration_version,
+        "what": what,
+    }
+    return TraceEvent(TraceName.MIGRATION_ERROR, at, details)

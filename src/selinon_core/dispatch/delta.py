@@ -40,6 +40,7 @@ _SCALARS = (
     "parent_flow_id",
     "parent_flow_name",
     "report_to_parent",
+    "migration_version",
 )
 
 

@@ -135,8 +135,8 @@ class Dispatcher:
         if name is None:
             return self._ignored(state, event, "node is not running")
         table = self._tables.get(state.flow_name) or self.table(state.flow_name)
-        is_flow_event = isinstance(event, _SUBFLOW_EVENTS)
-        if table.nodes[name].is_flow != is_flow_event:
+        info = table.nodes.get(name)  # None: a node a migration removed from the flow
+        if info is not None and info.is_flow != isinstance(event, _SUBFLOW_EVENTS):
             return self._ignored(state, event, "event kind does not match the node kind")
         tx = StepTx(self.system, table, state, event.at, results, tracing=self.tracing)
         if isinstance(event, NodeSucceeded):
@@ -250,7 +250,8 @@ class Dispatcher:
         tx.add_failed(name, event.node_id)
         if isinstance(event, NodeFailed):
             tx.errors = tx.errors.set(event.node_id, event.error)
-        if tx.table.nodes[name].eager:
+        info = tx.table.nodes.get(name)  # None: a node a migration removed from the flow
+        if info is not None and info.eager:
             tx.emit(TraceName.EAGER_FAILURE, **details)
             tx.fail_now = True
 

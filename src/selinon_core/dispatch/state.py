@@ -13,6 +13,8 @@ holds only what later events need:
   summary)``, newest first;
 * ``failed``: node name -> ids of failed instances not yet handled by a fallback, oldest first;
 * ``triggered``: bit mask of the edges that fired at least once (for migrations);
+* ``migration_version``: the migration version of the configuration the flow runs under (see
+  :mod:`selinon_core.dispatch.migrations`; 0 = no migrations);
 * counters: ``seq`` (next node sequence number; it survives flow retries so node ids never
   repeat), ``retried_count`` and ``version`` (strictly increasing per applied step).
 
@@ -108,6 +110,8 @@ class FlowState:
             ``nowait`` sub-flow).
         errors: node id -> :class:`~selinon_core.dispatch.events.ErrorSummary` of every task
             instance that failed for good (kept for fallbacks and reports; never emptied).
+        migration_version: the migration version the flow was created under or last migrated
+            to (0 when no migration exists; states stored before this field read as 0).
     """
 
     flow_id: str
@@ -131,6 +135,7 @@ class FlowState:
     parent_flow_name: str | None = None
     report_to_parent: bool = True
     errors: PMap[str, ErrorSummary] = field(default_factory=PMap)
+    migration_version: int = 0
 
     @property
     def finished(self) -> bool:
@@ -190,6 +195,7 @@ class FlowState:
             "parent_flow_name": self.parent_flow_name,
             "report_to_parent": self.report_to_parent,
             "errors": {nid: error_to_dict(error) for nid, error in sorted(self.errors.items())},
+            "migration_version": self.migration_version,
         }
 
     @classmethod
@@ -237,6 +243,7 @@ class FlowState:
             errors=PMap.from_items(
                 (nid, error_from_dict(error)) for nid, error in data.get("errors", {}).items()
             ),
+            migration_version=data.get("migration_version", 0),
         )
 
 

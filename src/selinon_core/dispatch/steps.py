@@ -184,6 +184,7 @@ class StepTx:
                 base.parent_flow_name,
                 base.report_to_parent,
                 self.errors,
+                base.migration_version,
             )
         )
 
