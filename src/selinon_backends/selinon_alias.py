@@ -7,9 +7,9 @@ project, so such modules load unchanged:
 
 * ``selinon`` is a small package module whose names are looked up on first use:
   ``SelinonTask``, ``FatalTaskError``, ``DataStorage``, ``StoragePool`` and every public name of
-  :mod:`selinon_core`.  ``Config``, ``run_flow`` and ``run_flow_selective`` come with the Celery
-  shim (``selinon_backends.celery``); until it is installed they raise an ``ImportError`` that
-  says so.
+  :mod:`selinon_core`.  ``Config``, ``run_flow`` and ``run_flow_selective`` come from the Celery
+  shim (``selinon_backends.celery``, imported on first use; without Celery installed they raise
+  an ``ImportError`` that names the ``celery`` extra).
 * ``selinon.predicates``, ``selinon.errors``, ``selinon.storages.redis``, ... are our modules of
   the same role (see :data:`SUBMODULES`), imported when first asked for.
 
@@ -182,14 +182,14 @@ def _from_celery_shim(name: str) -> Any:
     try:
         shim = importlib.import_module(_CELERY_SHIM)
     except ModuleNotFoundError as exc:
-        if exc.name != _CELERY_SHIM:
+        if exc.name not in (_CELERY_SHIM, "celery"):
             raise
         shim = None
     if shim is not None and hasattr(shim, name):
         return getattr(shim, name)
     raise ImportError(
-        f"selinon.{name} comes with the Celery compatibility shim ({_CELERY_SHIM}), which is "
-        "planned but not available in this installation; run flows with selinon-cli or "
-        "selinon_backends.runtime.Engine meanwhile",
+        f"selinon.{name} comes with the Celery compatibility shim ({_CELERY_SHIM}), which "
+        "needs Celery: pip install 'selinon-ng[celery]'; without Celery, run flows with "
+        "selinon-cli or selinon_backends.runtime.Engine",
         name="selinon",
     )
