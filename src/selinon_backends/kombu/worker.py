@@ -226,6 +226,11 @@ class _Handler:
         self.handler = handler
 
     def __call__(self, message: Any) -> None:
+        if self.worker.stopping.is_set():
+            # Stopping: one read of the connection may deliver several prefetched messages;
+            # only the one in hand is finished, the others go back to the broker at once.
+            message.requeue()
+            return
         queue = str(message.delivery_info.get("routing_key", ""))
         try:
             self.handler.handle(message.body, queue)
