@@ -586,7 +586,11 @@ def test_trace_examples_in_the_docs_are_valid_configuration() -> None:
     ]
     specs = [GlobalSpec.model_validate(block["global"]) for block in blocks]
     kinds = [
-        [key for key in ("logging", "json_", "function", "storage", "sentry") if getattr(e, key)]
+        [
+            key
+            for key in ("logging", "json_", "function", "storage", "sentry", "opentelemetry")
+            if getattr(e, key)
+        ]
         for spec in specs
         for e in spec.trace
     ]
@@ -596,6 +600,7 @@ def test_trace_examples_in_the_docs_are_valid_configuration() -> None:
         ["function"],
         ["storage"],
         ["sentry"],
+        ["opentelemetry"],
         ["storage"],
         ["sentry"],
     ]
