@@ -67,7 +67,12 @@ _TOP_LEVEL: Mapping[str, str] = {
     "StoragePool": "selinon_backends.storage.pool",
 }
 
-CELERY_SHIM_NAMES: tuple[str, ...] = ("Config", "run_flow", "run_flow_selective")
+CELERY_SHIM_NAMES: tuple[str, ...] = (
+    "Config",
+    "ConfigNotInitializedError",
+    "run_flow",
+    "run_flow_selective",
+)
 """Names of ``selinon`` that come with the Celery shim (``selinon_backends.celery``)."""
 
 _CELERY_SHIM = "selinon_backends.celery"

@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery.exceptions import Reject
+from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 
 from selinon_backends.distributed.backends import Backends, describe_url, open_backends
@@ -42,7 +43,8 @@ from selinon_backends.distributed.messages import pack, parent_is_large
 from selinon_backends.distributed.publishing import WirePublisher
 from selinon_backends.distributed.reports import flow_run
 from selinon_backends.distributed.requests import flow_request
-from selinon_backends.kombu.client import STATE_STORE_ENV, FlowTimeout, wait_for
+from selinon_backends.kombu import client as kombu_client
+from selinon_backends.kombu.client import STATE_STORE_ENV, wait_for
 from selinon_backends.runtime.clock import RealClock
 from selinon_backends.runtime.report import FlowRun
 from selinon_backends.runtime.requests import selective_plan
@@ -377,13 +379,20 @@ class FlowResult(AsyncResult):  # type: ignore[misc]
             FlowFailed: the flow failed and ``propagate`` is true.
         """
         del options
-        run = self.runtime.wait(self.id, timeout)
+        try:
+            run = self.runtime.wait(self.id, timeout)
+        except kombu_client.FlowTimeout as exc:
+            raise FlowTimeout(str(exc)) from None
         report = run.report()
         if propagate and run.flow_statuses.get(self.id) == "failed":
             raise FlowFailed(self.id, report)
         return report
 
     wait = get
+
+
+class FlowTimeout(kombu_client.FlowTimeout, CeleryTimeoutError):  # type: ignore[misc]
+    """``FlowResult.get(timeout=...)`` gave up: both Python's and Celery's ``TimeoutError``."""
 
 
 class FlowFailed(Exception):
