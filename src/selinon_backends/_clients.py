@@ -65,7 +65,17 @@ __all__ = [
 ]
 
 EXTRAS: frozenset[str] = frozenset(
-    {"redis", "postgresql", "s3", "celery", "sentry", "plot", "opentelemetry", "prometheus"}
+    {
+        "redis",
+        "postgresql",
+        "s3",
+        "celery",
+        "sentry",
+        "plot",
+        "opentelemetry",
+        "prometheus",
+        "dashboard",
+    }
 )
 """The optional extras of the ``selinon-ng`` package (``[project.optional-dependencies]``)."""
 

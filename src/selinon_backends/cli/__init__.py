@@ -34,7 +34,7 @@ __all__ = [
 COMMAND_MODULES: tuple[str, ...] = ("inspect_cmd", "version_cmd")
 """Sub-command modules of this package that every installation has."""
 
-OPTIONAL_COMMAND_MODULES: tuple[str, ...] = ("execute", "plot", "migrate", "worker")
+OPTIONAL_COMMAND_MODULES: tuple[str, ...] = ("execute", "plot", "migrate", "worker", "dashboard")
 """Sub-command modules attached only when present (they land in later releases)."""
 
 _EXIT_OK = 0

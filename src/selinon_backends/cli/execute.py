@@ -181,15 +181,18 @@ def _write_report(run: FlowRun, path: str, stdout: Any) -> None:
 
 
 def _observe(engine: Engine, recorder: _Recorder, progress: Any) -> None:
-    if progress is None:
+    """Record every node run; also tell the progress display and an observer already set."""
+    others = [watch for watch in (engine.observer, progress) if watch is not None]
+    if not others:
         engine.observer = recorder
         return
 
-    def both(record: NodeRun) -> None:
+    def every(record: NodeRun) -> None:
         recorder(record)
-        progress(record)
+        for watch in others:
+            watch(record)
 
-    engine.observer = both
+    engine.observer = every
 
 
 def _start(
@@ -256,6 +259,27 @@ def execute(  # noqa: PLR0917 - one parameter per command-line option
         Path | None, typer.Option("--config-py", metavar="FILE", help=_SELINON_NO_OP)
     ] = None,
     keep_config_py: Annotated[bool, typer.Option("--keep-config-py", help=_SELINON_NO_OP)] = False,
+    dashboard: Annotated[
+        bool,
+        typer.Option(
+            "--dashboard", help="Serve the web dashboard of this run on 127.0.0.1 while it runs."
+        ),
+    ] = False,
+    dashboard_port: Annotated[
+        int,
+        typer.Option(
+            "--dashboard-port", min=0, max=65535, metavar="N", help="Port of --dashboard."
+        ),
+    ] = 8000,
+    dashboard_linger: Annotated[
+        float,
+        typer.Option(
+            "--dashboard-linger",
+            min=0,
+            metavar="SECONDS",
+            help="Keep --dashboard serving this long after the flow ended (Ctrl-C: stop).",
+        ),
+    ] = 0.0,
 ) -> None:
     """Run a flow in this process; exit 0 if it succeeded, 1 if it failed, 2 on bad input."""
     del node_args_json, sleep_time, config_py, keep_config_py  # Selinon 1.x options, no effect
@@ -279,19 +303,45 @@ def execute(  # noqa: PLR0917 - one parameter per command-line option
         progress = Progress(color=state.color)
     with exit_on_spec_error():
         engine = _engine(system, concurrency, fast_forward, progress)
-    run = _run(
-        engine,
-        flow_name,
-        args=args,
-        selective=selective,
-        progress=progress,
-        report=report,
-        flags=(selective_follow_subflows, selective_run_subsequent),
-    )
+    live = _dashboard(system, engine, flow_name, args, dashboard_port) if dashboard else None
+    try:
+        run = _run(
+            engine,
+            flow_name,
+            args=args,
+            selective=selective,
+            progress=progress,
+            report=report,
+            flags=(selective_follow_subflows, selective_run_subsequent),
+        )
+        if live is not None:
+            live.finish(run, linger=dashboard_linger)
+    finally:
+        if live is not None:
+            live.stop()
     from selinon_backends.cli.summary import render_summary  # noqa: PLC0415
 
     typer.echo(render_summary(run, system.spec, verbosity=state.verbosity), err=True)
     raise typer.Exit(EXIT_OK if run.succeeded else EXIT_FAILED)
+
+
+def _dashboard(system: System, engine: Engine, flow_name: str, args: Any, port: int) -> Any:
+    """Serve the dashboard of this run (``--dashboard``); exit 2 when it cannot be served."""
+    from selinon_backends.cli.dashboard import require_dashboard_extra  # noqa: PLC0415
+
+    require_dashboard_extra()
+    from selinon_backends.dashboard.inprocess import InProcessDashboard  # noqa: PLC0415
+
+    live = InProcessDashboard(system, flow_name, args, port=port)
+    address = live.start()
+    if address is None:
+        live.stop()
+        raise _fail(
+            f"cannot serve the dashboard on 127.0.0.1:{port}: choose another --dashboard-port"
+        )
+    live.attach(engine)
+    typer.echo(f"Dashboard of this run: {address}", err=True)
+    return live
 
 
 def _load(

@@ -15,6 +15,8 @@ from selinon_core.dispatch.pmap import PMap
 from selinon_core.dispatch.state import FlowState, flow_summary
 from selinon_core.errors import ConflictError, RequestError
 
+from .listing import ListPage, MemoryIndex, check_list_args, node_counts
+
 __all__ = ["MemoryStateStore"]
 
 _FINAL = ("succeeded", "failed")
@@ -56,6 +58,7 @@ class MemoryStateStore:
         self._compact_above = compact_above
         self._lock = threading.Lock()
         self._finish = threading.Condition(self._lock)
+        self._index = MemoryIndex()
 
     def load(self, *, flow_id: str) -> StoredFlow | None:
         """The stored flow, or ``None``."""
@@ -81,7 +84,10 @@ class MemoryStateStore:
             self._flows[flow_id] = _stored(
                 StoredFlow, (state, outbox if type(outbox) is tuple else tuple(outbox))
             )
+            if current is None:
+                self._index.add(state, time.time())
             if state.status in _FINAL:
+                self._index.finish(state, time.time())
                 self._retire(flow_id, state)
                 self._finish.notify_all()
 
@@ -101,6 +107,7 @@ class MemoryStateStore:
             gone = self._flows.get(old)
             if gone is not None and gone.state.status in _FINAL:
                 del self._flows[old]
+                self._index.remove(old)
 
     def compact(self) -> None:
         """Drop the node logs of the large finished flows still kept, keeping their summaries.
@@ -148,6 +155,7 @@ class MemoryStateStore:
                 del self._flows[key]
                 self._finished.pop(key, None)
                 self._summaries.pop(key, None)
+                self._index.remove(key)
 
     def discard(self, flow_id: str, *, keep_errors: bool = False) -> None:
         """Drop finished flow ``flow_id`` now (not its sub-flows); running or unknown: no-op.
@@ -164,6 +172,49 @@ class MemoryStateStore:
                 del self._flows[flow_id]
                 self._finished.pop(flow_id, None)
                 self._summaries.pop(flow_id, None)
+                self._index.remove(flow_id)
+
+    def list_flows(
+        self,
+        *,
+        status: str | None = None,
+        flow_name: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> ListPage:
+        """A page of the stored flows, newest first (see :mod:`.listing`).
+
+        Args:
+            status: only ``running``, ``succeeded`` or ``failed`` flows.
+            flow_name: only flows of this name.
+            offset: how many matching flows to skip.
+            limit: the page size (1 to 1000).
+
+        Raises:
+            ValueError: unknown status or a bad page.
+        """
+        check_list_args(status, offset, limit)
+        with self._lock:
+            ids = self._index.matching(status, flow_name)
+            rows = []
+            for flow_id in ids[offset : offset + limit]:
+                row = self._index.row(flow_id)
+                stored = self._flows.get(flow_id)
+                if row is None or stored is None:
+                    continue
+                nodes, active, failed = node_counts(stored.state)
+                rows.append(replace(row, nodes=nodes, active=active, failed=failed))
+        return ListPage(tuple(rows), len(ids), offset, limit)
+
+    def count_flows(self, *, status: str | None = None, flow_name: str | None = None) -> int:
+        """How many stored flows match the filter.
+
+        Raises:
+            ValueError: unknown status.
+        """
+        check_list_args(status, 0, 1)
+        with self._lock:
+            return len(self._index.matching(status, flow_name))
 
     def summary(self, *, flow_id: str) -> FlowSummary | None:
         """The flow's summary as of its stored state."""

@@ -4,7 +4,9 @@ Tables (created when absent; ``table_prefix`` defaults to ``selinon``, optionall
 ``schema.prefix``)::
 
     <prefix>_flow   flow_id PK, version, status, snapshot_id, snapshot (bytea), snapshot_size,
-                    delta_size, delta_count, outbox, summary (once finished), finished_at
+                    delta_size, delta_count, outbox, summary (once finished), finished_at;
+                    for listings (:mod:`.listing`): flow_name, parent_id, started_at, nodes,
+                    active_nodes, failed_nodes
     <prefix>_delta  (flow_id, idx) PK, body: the deltas written since the snapshot
     <prefix>_slot   key PK, slot: the last reserved throttle slot of each key
 
@@ -62,6 +64,8 @@ from ._common import (
     plan_write,
     redact,
 )
+from ._pg_listing import count_rows, page_rows
+from .listing import ListPage, check_list_args, node_counts
 
 __all__ = ["PostgresSlotStore", "PostgresStateStore"]
 
@@ -94,18 +98,39 @@ CREATE TABLE IF NOT EXISTS {slot} (
 );
 """
 
+_ADD_LISTING = """
+ALTER TABLE {flow} ADD COLUMN IF NOT EXISTS flow_name text,
+    ADD COLUMN IF NOT EXISTS parent_id text,
+    ADD COLUMN IF NOT EXISTS started_at timestamptz NOT NULL DEFAULT now(),
+    ADD COLUMN IF NOT EXISTS nodes integer,
+    ADD COLUMN IF NOT EXISTS active_nodes integer,
+    ADD COLUMN IF NOT EXISTS failed_nodes integer;
+CREATE INDEX IF NOT EXISTS {started_index} ON {flow} (started_at);
+CREATE INDEX IF NOT EXISTS {status_index} ON {flow} (status, started_at);
+CREATE INDEX IF NOT EXISTS {name_index} ON {flow} (flow_name, status, started_at);
+"""
+"""The listing columns and indexes (:mod:`.listing`), added to a flow table that lacks them
+(only then: ``ALTER TABLE`` locks the table even when there is nothing to add)."""
+
+_HAS_LISTING = """
+SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s)
+               AND attname = 'started_at' AND NOT attisdropped)"""
+
 _STATEMENTS = {
     "create_flow": """
 INSERT INTO {flow} (flow_id, version, status, snapshot_id, snapshot, snapshot_size, outbox,
-                    summary, finished_at)
+                    summary, finished_at, flow_name, parent_id, nodes, active_nodes,
+                    failed_nodes)
 VALUES (%(id)s, %(v)s, %(st)s, %(sid)s, %(body)s, %(size)s, %(ob)s, %(sum)s,
-        CASE WHEN %(sum)s::text IS NULL THEN NULL ELSE now() END)
+        CASE WHEN %(sum)s::text IS NULL THEN NULL ELSE now() END, %(name)s, %(parent)s,
+        %(n)s, %(na)s, %(nf)s)
 ON CONFLICT (flow_id) DO NOTHING
 RETURNING 1""",
     "save_delta": """
 WITH moved AS (
     UPDATE {flow} SET version = %(v)s, status = %(st)s, outbox = %(ob)s,
-                      delta_size = delta_size + %(size)s, delta_count = delta_count + 1
+                      delta_size = delta_size + %(size)s, delta_count = delta_count + 1,
+                      nodes = %(n)s, active_nodes = %(na)s, failed_nodes = %(nf)s
     WHERE flow_id = %(id)s AND version = %(exp)s AND snapshot_id = %(sid)s
     RETURNING flow_id, delta_count
 )
@@ -116,6 +141,7 @@ WITH moved AS (
     UPDATE {flow} SET version = %(v)s, status = %(st)s, outbox = %(ob)s,
                       snapshot_id = %(sid)s, snapshot = %(body)s, snapshot_size = %(size)s,
                       delta_size = 0, delta_count = 0, summary = %(sum)s,
+                      nodes = %(n)s, active_nodes = %(na)s, failed_nodes = %(nf)s,
                       finished_at = CASE WHEN %(sum)s::text IS NULL THEN NULL ELSE now() END
     WHERE flow_id = %(id)s AND version = %(exp)s
     RETURNING flow_id
@@ -181,11 +207,16 @@ class _Tables:
             "delta": ident("_delta"),
             "slot": ident("_slot"),
             "finished_index": sql.Identifier(name + "_flow_finished"),
+            "started_index": sql.Identifier(name + "_flow_started"),
+            "status_index": sql.Identifier(name + "_flow_status"),
+            "name_index": sql.Identifier(name + "_flow_name"),
             "lock": sql.Literal(f"selinon-state:{table_prefix}"),
             "channel": sql.Literal(self.channel),
         }
         self.sql = {key: sql.SQL(text).format(**names) for key, text in _STATEMENTS.items()}
+        self.flow_table = names["flow"]
         self.create = sql.SQL(_CREATE).format(**names)
+        self.add_listing = sql.SQL(_ADD_LISTING).format(**names)
         self.listen = sql.SQL("LISTEN {}").format(sql.Identifier(self.channel))
         self.pool = self.pool_mod.ConnectionPool(
             self.dsn,
@@ -216,6 +247,9 @@ class _Tables:
                 self.pool.open(wait=True, timeout=self.connect_timeout + 1)
                 with self.pool.connection() as conn, conn.transaction():
                     conn.execute(self.create)
+                    table = self.flow_table.as_string(conn)
+                    if not conn.execute(_HAS_LISTING, (table,)).fetchone()[0]:
+                        conn.execute(self.add_listing)
             self._ready = True
 
     def one(self, statement: str, params: Any) -> Any:
@@ -355,7 +389,13 @@ class PostgresStateStore:
         """Run the save; the delta index (0 for a snapshot), ``None`` on a conflict, -1 when
         a delta's base snapshot is gone."""
         state = write.state
+        nodes, active, failed = node_counts(state)
         params = {
+            "n": nodes,
+            "na": active,
+            "nf": failed,
+            "name": state.flow_name,
+            "parent": state.parent_flow_id,
             "id": state.flow_id,
             "v": state.version,
             "st": state.status,
@@ -455,6 +495,53 @@ class PostgresStateStore:
                         del note  # any finish re-checks this flow (cheap, one row)
         finally:
             conn.close()
+
+    def list_flows(
+        self,
+        *,
+        status: str | None = None,
+        flow_name: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> ListPage:
+        """A page of the stored flows, newest first (an indexed query and a count).
+
+        Args:
+            status: only ``running``, ``succeeded`` or ``failed`` flows.
+            flow_name: only flows of this name.
+            offset: how many matching flows to skip.
+            limit: the page size (1 to 1000).
+
+        Raises:
+            ValueError: unknown status or a bad page.
+            TransientBackendError: PostgreSQL is unreachable.
+        """
+        check_list_args(status, offset, limit)
+        db = self._db
+        with db.errors(), db.connection() as conn:
+            rows = page_rows(
+                conn,
+                db.psycopg.sql,
+                table=db.flow_table,
+                status=status,
+                flow_name=flow_name,
+                offset=offset,
+                limit=limit,
+            )
+            total = count_rows(conn, db.psycopg.sql, db.flow_table, status, flow_name)
+        return ListPage(rows, total, offset, limit)
+
+    def count_flows(self, *, status: str | None = None, flow_name: str | None = None) -> int:
+        """How many stored flows match the filter.
+
+        Raises:
+            ValueError: unknown status.
+            TransientBackendError: PostgreSQL is unreachable.
+        """
+        check_list_args(status, 0, 1)
+        db = self._db
+        with db.errors(), db.connection() as conn:
+            return count_rows(conn, db.psycopg.sql, db.flow_table, status, flow_name)
 
     def drop_tables(self) -> None:
         """Drop the store's tables (tests and tear-downs)."""

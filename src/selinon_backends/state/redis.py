@@ -44,6 +44,7 @@ from selinon_core.dispatch.events import FlowSummary
 from selinon_core.dispatch.state import FlowState, flow_summary
 from selinon_core.errors import BackendError, ConflictError
 
+from . import _redis_listing as _listing
 from ._common import (
     COMPACT_ABOVE,
     FINAL,
@@ -61,13 +62,16 @@ from ._common import (
     plan_write,
     redact,
 )
+from .listing import ListPage, check_list_args, listed_status, node_counts
 
 if TYPE_CHECKING:
     import redis as redis_lib
 
 __all__ = ["RedisSlotStore", "RedisStateStore"]
 
-_SAVE = """
+_SAVE = (
+    _listing.LUA
+    + """
 local cur = redis.call('HGET', KEYS[1], 'v')
 if ARGV[1] == '' then
   if cur then return {0, cur} end
@@ -78,12 +82,13 @@ if ARGV[3] == 'd' then
   if redis.call('HGET', KEYS[1], 'sid') ~= ARGV[5] then return {-1, cur} end
   local n = redis.call('RPUSH', KEYS[2], ARGV[4])
   redis.call('HINCRBY', KEYS[1], 'ds', #ARGV[4])
-  redis.call('HSET', KEYS[1], 'v', ARGV[2], 'ob', ARGV[6], 'st', ARGV[7])
+  redis.call('HSET', KEYS[1], 'v', ARGV[2], 'ob', ARGV[6], 'st', ARGV[7], 'nc', ARGV[16])
   return {1, n}
 end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'sid', ARGV[5], 'snap', ARGV[4], 'ss', #ARGV[4],
-           'ds', 0, 'ob', ARGV[6], 'st', ARGV[7])
+           'ds', 0, 'ob', ARGV[6], 'st', ARGV[7], 'nc', ARGV[16])
+list_save(ARGV[1] == '', ARGV[14], ARGV[11], ARGV[17], ARGV[18], ARGV[15], tonumber(ARGV[9]))
 if ARGV[8] ~= '' then
   redis.call('HSET', KEYS[1], 'sum', ARGV[8])
   local ttl = tonumber(ARGV[9])
@@ -98,6 +103,7 @@ if ARGV[8] ~= '' then
       for i = 1, #gone, 2 do
         local id = gone[i]
         redis.call('DEL', ARGV[12] .. ':{' .. id .. '}:s', ARGV[12] .. ':{' .. id .. '}:d')
+        unlist(ARGV[14], id)
       end
     end
   end
@@ -105,9 +111,11 @@ if ARGV[8] ~= '' then
 end
 return {1, 0}
 """
+)
 """KEYS: hash, deltas, finished set.  ARGV: expected ('' = create), version, mode ('d' delta,
 's' snapshot), payload, snapshot id, outbox, status, summary ('' = running), ttl ms, keep
-count, flow id, prefix, channel.  Returns {1, deltas} saved, {0, version} conflict, {-1, v}
+count, flow id, prefix, channel, listing prefix, listing meta (creates only), node counts,
+listing status, flow name.  Returns {1, deltas} saved, {0, version} conflict, {-1, v}
 the delta's base snapshot is gone."""
 
 _LOAD = """
@@ -194,6 +202,7 @@ class RedisStateStore:
         self._save_script = self._client.register_script(_SAVE)
         self._load_script = self._client.register_script(_LOAD)
         self._mark_script = self._client.register_script(_MARK)
+        self._list = f"{prefix}:list"
 
     # ------------------------------------------------------------------ keys
 
@@ -300,7 +309,14 @@ class RedisStateStore:
             flow_id,
             self.prefix,
             self._channel(flow_id),
+            self._list,
+            "",
+            ",".join(map(str, node_counts(write.state))),
+            listed_status(write.state.status),
+            write.state.flow_name,
         ]
+        if expected_version is None:
+            args[14] = _listing.meta_of(write.state.flow_name, write.state.parent_flow_id)
         keys = [*self._keys(flow_id), f"{self.prefix}:finished"]
         with self._errors():
             status, value = self._save_script(keys=keys, args=args)
@@ -352,6 +368,49 @@ class RedisStateStore:
                     pubsub.get_message(timeout=min(remaining, self._poll))
         finally:
             pubsub.close()
+
+    def list_flows(
+        self,
+        *,
+        status: str | None = None,
+        flow_name: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> ListPage:
+        """A page of the stored flows, newest first, from the listing index (two round trips).
+
+        Args:
+            status: only ``running``, ``succeeded`` or ``failed`` flows.
+            flow_name: only flows of this name.
+            offset: how many matching flows to skip.
+            limit: the page size (1 to 1000).
+
+        Raises:
+            ValueError: unknown status or a bad page.
+            TransientBackendError: Redis is unreachable.
+        """
+        check_list_args(status, offset, limit)
+        key = _listing.list_key(self._list, status, flow_name)
+        with self._errors():
+            return _listing.read_page(
+                self._client,
+                base=self._list,
+                state_key=lambda flow_id: self._keys(flow_id)[0],
+                key=key,
+                offset=offset,
+                limit=limit,
+            )
+
+    def count_flows(self, *, status: str | None = None, flow_name: str | None = None) -> int:
+        """How many stored flows match the filter (one ``ZCARD``).
+
+        Raises:
+            ValueError: unknown status.
+            TransientBackendError: Redis is unreachable.
+        """
+        check_list_args(status, 0, 1)
+        with self._errors():
+            return int(self._client.zcard(_listing.list_key(self._list, status, flow_name)))
 
     def close(self) -> None:
         """Disconnect (a client handed in by the caller stays open)."""
