@@ -30,7 +30,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from celery.exceptions import Reject
@@ -39,20 +39,20 @@ from celery.result import AsyncResult
 
 from selinon_backends.distributed.backends import Backends, describe_url, open_backends
 from selinon_backends.distributed.handler import MessageHandler, WorkerParts
+from selinon_backends.distributed.journal import Journal
 from selinon_backends.distributed.messages import pack, parent_is_large
 from selinon_backends.distributed.publishing import WirePublisher
 from selinon_backends.distributed.reports import flow_run
-from selinon_backends.distributed.requests import flow_request
+from selinon_backends.distributed.requests import FlowStarter
 from selinon_backends.kombu import client as kombu_client
 from selinon_backends.kombu.client import STATE_STORE_ENV, wait_for
 from selinon_backends.runtime.clock import RealClock
 from selinon_backends.runtime.report import FlowRun
-from selinon_backends.runtime.requests import selective_plan
 from selinon_backends.storage.pool import StoragePool
 from selinon_core.config.spec import DEFAULT_QUEUE
 from selinon_core.config.system import System
 from selinon_core.dispatch.actions import RunTask
-from selinon_core.dispatch.plan import SelectivePlan
+from selinon_core.dispatch.events import FlowRequested
 from selinon_core.errors import SpecError, describe_error
 from selinon_core.trace import TraceEvent
 
@@ -138,8 +138,11 @@ class CeleryPublisher(WirePublisher):
         self.runtime.send(RUN_TASK, task.queue, body, countdown=delay)
 
 
-class CeleryRuntime:
+class CeleryRuntime(FlowStarter["FlowResult"]):
     """Runs the flows of ``system`` on Celery application ``app``.
+
+    ``run_flow(flow_name, node_args)`` and ``run_flow_selective(...)`` return a
+    :class:`FlowResult` whose ``id`` is the flow id.
 
     Creating it registers :data:`DISPATCH_TASK` and :data:`RUN_TASK` on ``app`` (once per
     app; the latest runtime created for an app serves its messages).
@@ -261,53 +264,10 @@ class CeleryRuntime:
 
     # ------------------------------------------------------------------ starting flows
 
-    def run_flow(
-        self, flow_name: str, node_args: Any = None, *, flow_id: str | None = None
-    ) -> FlowResult:
-        """Start flow ``flow_name``; the result's ``id`` is the flow id.
+    def _journal(self) -> Journal:
+        return self.backends.journal
 
-        Raises:
-            UnknownFlowError: the configuration has no such flow.
-        """
-        return self._request(flow_name, node_args, flow_id, None)
-
-    def run_flow_selective(
-        self,
-        flow_name: str,
-        task_names: Sequence[str],
-        node_args: Any = None,
-        follow_subflows: bool = False,
-        run_subsequent: bool = False,
-        *,
-        flow_id: str | None = None,
-    ) -> FlowResult:
-        """Start only the parts of ``flow_name`` leading to ``task_names``.
-
-        Raises:
-            UnknownFlowError: the configuration has no such flow.
-            SelectiveNoPathError: a task is not reachable in the flow.
-        """
-        plan = selective_plan(
-            self.system,
-            flow_name,
-            task_names,
-            follow_subflows=follow_subflows,
-            run_subsequent=run_subsequent,
-        )
-        return self._request(flow_name, node_args, flow_id, plan)
-
-    def _request(
-        self, flow_name: str, node_args: Any, flow_id: str | None, plan: SelectivePlan | None
-    ) -> FlowResult:
-        event, queue = flow_request(
-            self.system,
-            self.backends.journal,
-            flow_name=flow_name,
-            node_args=node_args,
-            now=self.clock.now(),
-            flow_id=flow_id,
-            plan=plan,
-        )
+    def _publish_request(self, event: FlowRequested, queue: str) -> FlowResult:
         self.send(DISPATCH_TASK, queue, pack(event), task_id=event.flow_id)
         return FlowResult(event.flow_id, self)
 

@@ -15,18 +15,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from selinon_backends.distributed.backends import Backends, describe_url, open_backends
+from selinon_backends.distributed.journal import Journal
 from selinon_backends.distributed.reports import flow_run
-from selinon_backends.distributed.requests import flow_request
+from selinon_backends.distributed.requests import FlowStarter
 from selinon_backends.kombu.transport import KombuPublisher, broker_connection
 from selinon_backends.runtime.clock import RealClock
 from selinon_backends.runtime.report import FlowRun
-from selinon_backends.runtime.requests import selective_plan
 from selinon_core.config.system import System
-from selinon_core.dispatch.plan import SelectivePlan
+from selinon_core.dispatch.events import FlowRequested
 from selinon_core.errors import SpecError
 
 __all__ = ["Client", "FlowTimeout", "resolve_state_store", "wait_for"]
@@ -60,8 +59,10 @@ def resolve_state_store(broker: str, state_store: str | None) -> str:
     )
 
 
-class Client:
+class Client(FlowStarter[str]):
     """Runs flows on Kombu workers and follows them.
+
+    ``run_flow(flow_name, node_args)`` and ``run_flow_selective(...)`` return the new flow's id.
 
     Args:
         system: the loaded configuration (the same YAML as the workers').
@@ -107,54 +108,14 @@ class Client:
 
     # ------------------------------------------------------------------ starting flows
 
-    def run_flow(self, flow_name: str, node_args: Any = None, *, flow_id: str | None = None) -> str:
-        """Start flow ``flow_name``; return its flow id.
+    def _journal(self) -> Journal:
+        return self.backends.journal
 
-        Raises:
-            UnknownFlowError: the configuration has no such flow.
-        """
-        return self._request(flow_name, node_args, flow_id, None)
-
-    def run_flow_selective(
-        self,
-        flow_name: str,
-        task_names: Sequence[str],
-        node_args: Any = None,
-        follow_subflows: bool = False,
-        run_subsequent: bool = False,
-        *,
-        flow_id: str | None = None,
-    ) -> str:
-        """Start only the parts of ``flow_name`` leading to ``task_names``; return the flow id.
-
-        Raises:
-            UnknownFlowError: the configuration has no such flow.
-            SelectiveNoPathError: a task is not reachable in the flow.
-        """
-        plan = selective_plan(
-            self.system,
-            flow_name,
-            task_names,
-            follow_subflows=follow_subflows,
-            run_subsequent=run_subsequent,
-        )
-        return self._request(flow_name, node_args, flow_id, plan)
-
-    def _request(
-        self, flow_name: str, node_args: Any, flow_id: str | None, plan: SelectivePlan | None
-    ) -> str:
-        event, queue = flow_request(
-            self.system,
-            self.backends.journal,
-            flow_name=flow_name,
-            node_args=node_args,
-            now=self.clock.now(),
-            flow_id=flow_id,
-            plan=plan,
-        )
+    def _publish_request(self, event: FlowRequested, queue: str) -> str:
         with self._lock:
             self._get_publisher().publish_event(event=event, queue=queue)
-        return event.flow_id
+        flow_id: str = event.flow_id
+        return flow_id
 
     def _get_publisher(self) -> KombuPublisher:
         if self._publisher is None:
