@@ -252,7 +252,7 @@ def test_killed_pool_process_mid_task_the_flow_completes(tmp_path: Path, combo: 
         result = runtime.run_flow("slow", {"marker": str(marker), "sleep": 2})
         pid = _first_marker_pid(marker, dep)
         os.kill(pid, signal.SIGKILL)  # the pool process the test's worker started for Marker
-        done = result.get(timeout=90, propagate=False)
+        done = _outcome(result, dep)
         assert done["status"] == "succeeded", dep.logs()
         assert len(marker.read_text().split()) == 2  # at least once: Marker ran again
         assert sorted(r["node_name"] for r in done["runs"]) == ["Marker", "Noop"]
@@ -271,7 +271,7 @@ def test_killed_worker_mid_task_the_flow_completes(tmp_path: Path, combo: str) -
         os.killpg(victim.pid, signal.SIGKILL)  # the worker the test started, and its group
         victim.wait(10)
         dep.start_worker("-P", "solo")
-        done = result.get(timeout=90, propagate=False)
+        done = _outcome(result, dep)
         assert done["status"] == "succeeded", dep.logs()
         assert len(marker.read_text().split()) == 2
         assert sorted(r["node_name"] for r in done["runs"]) == ["Marker", "Noop"]
@@ -303,6 +303,16 @@ def test_dispatching_worker_killed_around_a_step_the_flow_completes(
             "Add", "Boom", "Echo", "Noop", "Noop", "Noop", "Noop", "ParentError", "sub",
         ]  # fmt: skip
         runtime.close()
+
+
+def _outcome(result: Any, dep: CeleryDeployment) -> dict[str, Any]:
+    """The flow's report, or a failure that shows the workers' logs."""
+    try:
+        # Redis: Kombu restores unacknowledged messages every 10 s after the visibility timeout.
+        report: dict[str, Any] = result.get(timeout=150, propagate=False)
+    except TimeoutError:
+        pytest.fail(f"flow {result.id} did not finish\n{dep.logs()}")
+    return report
 
 
 def _first_marker_pid(marker: Path, dep: CeleryDeployment) -> int:
