@@ -2,10 +2,21 @@
 
 Run ``python benchmarks/distributed.py`` (``--quick`` for a short smoke run, ``--brokers redis``
 for one broker, ``--runtimes ours`` for our runtime alone, ``--runtimes ours,celery,selinon`` to
-add Selinon 1.4.0).  For each broker and runtime it starts the workers (``--processes`` (2)
-``selinon-cli worker`` subprocesses; one ``celery worker --pool prefork -c <processes>`` for the
-Celery canvas and for Selinon), runs every case, stops them with SIGTERM (killed after 15 s),
-then prints a table and writes JSON to ``benchmarks/results/distributed.json``.
+add Selinon 1.4.0, ``--runtimes shim,selinon`` for this engine through the Celery shim against
+Selinon 1.4.0 on the same Celery).  For each broker and runtime it starts the workers
+(``--processes`` (2) ``selinon-cli worker`` subprocesses; one ``celery worker --pool prefork -c
+<processes>`` for the Celery canvas, for Selinon and for the shim), runs every case, stops them
+with SIGTERM (killed after 15 s), then prints a table and writes JSON to
+``benchmarks/results/distributed.json``.
+
+Runtimes: ``ours`` (the Kombu workers), ``celery`` (a plain Celery canvas), ``selinon``
+(Selinon 1.4.0 with its default sampling, in a venv of its own, :func:`selinon_python`) and
+``shim`` (``selinon_backends.celery``: the Celery app module :mod:`distbench_shim_app` as a
+Selinon deployment writes it, on this directory's YAML, with Selinon's worker settings:
+:func:`selinon_worker`).  Selinon runs a short chain (``--selinon-chain``, 3) and the foreach +
+join at most 1,000 wide; when it runs, the shim runs those sizes too, so that every Selinon
+figure has a shim figure beside it, and a closing table puts the two side by side for every
+broker.
 
 Cases (the YAML is ``benchmarks/dist_app/``; the Celery canvas is the same shape):
 
@@ -20,16 +31,17 @@ Cases (the YAML is ``benchmarks/dist_app/``; the Celery canvas is the same shape
   (Celery: the task, then a chord).  Reports the wall time, the time per 1,000 completions in
   each tenth of the foreach (flat = a constant cost per event) and the lag from the last
   foreach task's end to the join's start.
-* Both fan-outs also report ``start_lag_ms`` (starting the flow to its first task's start) and
-  ``finish_lag_ms`` (its last task's end to the wait returning).  For Selinon these include
-  its client's start-up (a subprocess in Selinon's venv).
+* Both fan-outs also report ``start_lag_ms`` (starting the flow to its first task's start),
+  ``finish_lag_ms`` (its last task's end to the wait returning) and ``running_tasks_per_s``
+  (tasks / first task's start to last task's end).  Selinon's ``start_lag_ms`` includes its
+  client's start-up (a subprocess in Selinon's venv; its ``wall_s`` does not).
 
 Isolation: every queue name carries a per-run id (``{DISTBENCH_ID}`` in the YAML), and every
 Redis key (state store, journal, results, Kombu's Redis transport, Celery results) lives in
 the private database ``--redis-db`` (12), which must be empty when the run starts and is
 flushed when it ends; the run's RabbitMQ queues and exchanges are deleted.
 
-Ratios in the table ("ours vs X") are > 1 when ours is faster.  ``duplicates`` counts task
+Ratios in the table ("A vs B") are > 1 when A is faster.  ``duplicates`` counts task
 runs that repeated a task id (the task ran more than once); latencies and trends use each
 task's first run.
 """
@@ -65,8 +77,14 @@ RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 STOP_GRACE = 15.0
 """Seconds a worker has to exit after SIGTERM before it is killed."""
-QUEUE_SUFFIXES = ("tasks", "flows", "celery", "selinon", "selinon_tasks", "selinon_flows")
-"""Queues of a run: ``<run id>.<suffix>`` (ours, Celery's, Selinon's)."""
+SHIM_ID = "{run_id}.shim"
+"""The shim's ``DISTBENCH_ID``: its queues and storage keys apart from ours (a Kombu message
+left in a shared queue would be a poison message to a Celery worker, and the other way)."""
+QUEUE_SUFFIXES = (
+    *("tasks", "flows", "celery", "selinon", "selinon_tasks", "selinon_flows"),
+    *("shim.tasks", "shim.flows", "shim.celery"),
+)
+"""Queues of a run: ``<run id>.<suffix>`` (ours, Celery's, Selinon's, the shim's)."""
 WARMUP_TIMEOUT = 60.0
 """Seconds the warm-up flows may take (more means the workers are not working)."""
 FlowRunner = Callable[[str, int, float], Callable[[str], float]]
@@ -218,12 +236,15 @@ def timed(run_one: Callable[[str], float], key: str) -> tuple[float, float, floa
 
 def lags(records: list[Record], submitted: float, returned: float) -> dict[str, float]:
     """Milliseconds from starting the flow to its first task's start, and from its last task's
-    end to the wait returning (``records``: every task of the flow)."""
+    end to the wait returning (``records``: every task of the flow); and tasks/s while tasks
+    ran (first task's start to last task's end: the workers' rate, without the time a flow
+    takes to start and to be seen finished)."""
     first = min(start for start, _, _ in records)
     last = max(end for _, end, _ in records)
     return {
         "start_lag_ms": round((first - submitted) * 1000, 2),
         "finish_lag_ms": round((returned - last) * 1000, 2),
+        "running_tasks_per_s": round(len(records) / (last - first), 1) if last > first else 0.0,
     }
 
 
@@ -466,7 +487,25 @@ global:
 flows: [chain, fanout, fanjoin, fanFlow]
 """
 SELINON_MAX_FANJOIN = 1000
-"""Selinon runs the foreach + join only up to this width (its dispatcher samples slowly)."""
+"""Selinon runs the foreach + join at most this wide (its dispatcher samples slowly)."""
+
+
+def selinon_sizes(settings: Settings) -> tuple[int, int]:
+    """The chain length and foreach + join width Selinon runs (the shim runs them too)."""
+    return settings.selinon_chain, min(settings.fanjoin, SELINON_MAX_FANJOIN)
+
+
+def selinon_worker(
+    python: Path | str, module: str, settings: Settings, queues: list[str]
+) -> list[str]:
+    """``celery -A module worker`` as Selinon's and the shim's workers run: one prefork worker
+    of ``--processes`` processes on ``queues``, Celery's default prefetch, no gossip, mingle or
+    heartbeat (the same settings for both, so that only what runs inside differs)."""
+    command = [str(python), "-m", "celery", "-A", module, "worker", "--pool", "prefork"]
+    command += ["-c", str(settings.processes), "-Q", ",".join(queues)]
+    command += ["-n", f"{module}-{uuid.uuid4().hex[:8]}@%h"]
+    command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"]
+    return command
 
 
 def selinon_python() -> Path:
@@ -488,8 +527,8 @@ def selinon_python() -> Path:
 
 def selinon_side(target: Target, settings: Settings, rc: Any, rows: list[Case]) -> None:
     """Selinon 1.4.0 with its default sampling on a prefork Celery worker: a chain of
-    ``--selinon-chain`` tasks, the fan-out and (when at most :data:`SELINON_MAX_FANJOIN` wide)
-    the fan-out + join.
+    ``--selinon-chain`` tasks, the fan-out and the fan-out + join (at most
+    :data:`SELINON_MAX_FANJOIN` wide).
 
     Selinon's default sampling (``biexponential_increase``, 2 s to 120 s) doubles the
     dispatcher's wait each time it started a node, so a chain's n-th hop waits about
@@ -502,10 +541,8 @@ def selinon_side(target: Target, settings: Settings, rc: Any, rows: list[Case]) 
     flows = (APP / "flows.yaml").read_text(encoding="utf-8")  # our YAML, Selinon's module
     (workdir / "flows.yaml").write_text(flows.replace("distbench_tasks", "distbench_selinon"))
     env = {**target.env(), "DISTBENCH_SELINON_DIR": str(workdir)}
-    queues = f"{target.run_id}.selinon_tasks,{target.run_id}.selinon_flows"
-    command = [str(python), "-m", "celery", "-A", "distbench_selinon_app", "worker"]
-    command += ["--pool", "prefork", "-c", str(settings.processes), "-Q", queues]
-    command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"]
+    queues = [f"{target.run_id}.selinon_tasks", f"{target.run_id}.selinon_flows"]
+    command = selinon_worker(python, "distbench_selinon_app", settings, queues)
     client = [str(python), str(APP / "distbench_selinon_app.py")]
     try:
         with running([command], env, f"selinon-{target.name}") as procs:
@@ -538,16 +575,75 @@ def selinon_cases(
 ) -> None:
     """The cases Selinon's sampling lets finish in reasonable time (see :func:`selinon_side`)."""
     timeout = settings.timeout
-    n = settings.selinon_chain
-    rows.append(chain_case("selinon", n, 1, flow("chain", n, timeout), rc))
+    chain_n, fanjoin_n = selinon_sizes(settings)
+    rows.append(chain_case("selinon", chain_n, 1, flow("chain", chain_n, timeout), rc))
     print_case(target.name, rows[-1])
     rows.append(
         fanout_case("selinon", settings.fanout, flow("fanout", settings.fanout, timeout), rc)
     )
     print_case(target.name, rows[-1])
-    if settings.fanjoin <= SELINON_MAX_FANJOIN:
-        run = flow("fanjoin", settings.fanjoin, timeout)
-        rows.append(fanjoin_case("selinon", settings.fanjoin, run, rc))
+    rows.append(fanjoin_case("selinon", fanjoin_n, flow("fanjoin", fanjoin_n, timeout), rc))
+    print_case(target.name, rows[-1])
+
+
+# --------------------------------------------------------------------------- the Celery shim
+
+
+def shim_side(target: Target, settings: Settings, rc: Any, rows: list[Case]) -> None:
+    """This engine through the Celery shim: one ``celery -A distbench_shim_app worker`` with
+    Selinon's worker settings (:func:`selinon_worker`), every case of ours and, when Selinon is
+    measured too, Selinon's chain length and foreach + join width (the chain ``--chain-runs``
+    times: its hops do not grow with the chain, so more runs only add samples).
+
+    Flows are started and waited for in this process by a ``CeleryRuntime`` on a client app
+    of the same broker and default queue (the report comes from the flow-state store)."""
+    from celery import Celery
+
+    from selinon_backends.celery import CeleryRuntime
+    from selinon_core.config.loader import load_system
+
+    env = {**target.env(), "DISTBENCH_ID": SHIM_ID.format(run_id=target.run_id)}
+    system = load_system(APP / "nodes.yaml", [APP / "flows.yaml"], environ=env)
+    app = Celery("distbench_shim_client", broker=target.broker, set_as_current=False)
+    app.conf.update(
+        task_default_queue=f"{env['DISTBENCH_ID']}.celery", broker_connection_retry_on_startup=True
+    )
+    runtime = CeleryRuntime(app, system, state_store=target.redis_url)
+    command = selinon_worker(sys.executable, "distbench_shim_app", settings, runtime.queues())
+    try:
+        with running([command], env, f"shim-{target.name}") as procs:
+
+            def flow(name: str, n: int, timeout: float) -> Callable[[str], float]:
+                def run_one(key: str) -> float:
+                    procs.check_alive()
+                    started = time.perf_counter()
+                    runtime.run_flow(name, {"n": n, "key": key}).get(timeout=timeout)
+                    return time.perf_counter() - started  # get() raises when the flow failed
+
+                return run_one
+
+            warm_up(flow, settings)
+            cases("shim", target, settings, flow=flow, rc=rc, rows=rows)
+            if "selinon" in settings.runtimes:
+                shim_selinon_sizes(target, settings, flow=flow, rc=rc, rows=rows)
+    finally:
+        runtime.close()
+        app.close()
+
+
+def shim_selinon_sizes(
+    target: Target, settings: Settings, *, flow: FlowRunner, rc: Any, rows: list[Case]
+) -> None:
+    """The shim's runs of Selinon's chain length and foreach + join width (those that
+    :func:`cases` did not run already)."""
+    chain_n, fanjoin_n = selinon_sizes(settings)
+    if chain_n not in settings.chains:
+        runs = settings.chain_runs
+        rows.append(chain_case("shim", chain_n, runs, flow("chain", chain_n, settings.timeout), rc))
+        print_case(target.name, rows[-1])
+    if fanjoin_n != settings.fanjoin:
+        run = flow("fanjoin", fanjoin_n, settings.timeout)
+        rows.append(fanjoin_case("shim", fanjoin_n, run, rc))
         print_case(target.name, rows[-1])
 
 
@@ -600,8 +696,10 @@ def measure_broker(name: str, settings: Settings) -> list[Case]:
 RUNTIMES: dict[str, Callable[[Target, Settings, Any, list[Case]], None]] = {
     "ours": ours,
     "celery": celery_side,
+    "shim": shim_side,
     "selinon": selinon_side,
 }
+"""The runtimes, in the table's column order (each broker runs them in ``--runtimes`` order)."""
 
 
 def guarded(
@@ -636,9 +734,12 @@ METRICS = [
     ("chain", "wall_s", "s", "lower"),
     ("fanout", "tasks_per_s", "tasks/s", "higher"),
     ("fanout", "wall_s", "s", "lower"),
+    ("fanout", "running_tasks_per_s", "tasks/s", "higher"),
     ("fanout", "start_lag_ms", "ms", "lower"),
     ("fanout", "finish_lag_ms", "ms", "lower"),
     ("fanjoin", "wall_s", "s", "lower"),
+    ("fanjoin", "tasks_per_s", "tasks/s", "higher"),
+    ("fanjoin", "running_tasks_per_s", "tasks/s", "higher"),
     ("fanjoin", "trend_last_over_first", "x", "-"),
     ("fanjoin", "join_lag_ms", "ms", "lower"),
     ("fanjoin", "start_lag_ms", "ms", "lower"),
@@ -650,31 +751,95 @@ METRICS = [
 """Rows of the table: case, metric, unit and which way is better (``-``: no ratio)."""
 
 
+RATIO_PAIRS = [
+    ("ours", "shim"),
+    ("ours", "celery"),
+    ("ours", "selinon"),
+    ("shim", "celery"),
+    ("shim", "selinon"),
+]
+"""Ratio columns ``A vs B`` of the table (those whose runtimes both ran)."""
+SUMMARY = [
+    ("chain", "latency_p50_ms"),
+    ("chain", "latency_p99_ms"),
+    ("chain", "wall_s"),
+    ("fanout", "tasks_per_s"),
+    ("fanout", "running_tasks_per_s"),
+    ("fanout", "wall_s"),
+    ("fanout", "finish_lag_ms"),
+    ("fanjoin", "tasks_per_s"),
+    ("fanjoin", "running_tasks_per_s"),
+    ("fanjoin", "wall_s"),
+    ("fanjoin", "join_lag_ms"),
+]
+"""Rows of the closing shim-vs-Selinon table (cases both ran)."""
+
+
 def table(broker: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Print every runtime per case and metric with its ratio to ours (> 1: ours is faster);
-    return the rows."""
+    """Print every runtime per case and metric with the ratios of :data:`RATIO_PAIRS`
+    (``A vs B`` > 1: A is faster); return the rows."""
     runtimes = [name for name in RUNTIMES if any(r["runtime"] == name for r in rows)]
-    others = [name for name in runtimes if name != "ours"]
+    pairs = [(a, b) for a, b in RATIO_PAIRS if a in runtimes and b in runtimes]
     head = "".join(f"{name:>10}" for name in runtimes)
-    head += "".join(f"{'ours vs ' + name:>18}" for name in others)
-    print(f"\n{broker}: {'case':14} {'metric':26}{head}")
+    head += "".join(f"{a + ' vs ' + b:>17}" for a, b in pairs)
+    print(f"\n{broker}: {'case':14} {'metric':34}{head}")
     found = {(r["runtime"], r["case"], r["n"]): r for r in rows}
     out = []
     for case, metric, unit, better in METRICS:
         for n in sorted({r["n"] for r in rows if r["case"] == case}):
             values = {name: found.get((name, case, n), {}).get(metric) for name in runtimes}
-            ratios = {name: _ratio(values.get("ours"), values[name], better) for name in others}
-            line = f"{'':{len(broker) + 2}}{case + ' ' + str(n):14} {metric + f' ({unit})':26}"
+            ratios = {f"{a}_vs_{b}": _ratio(values[a], values[b], better) for a, b in pairs}
+            line = f"{'':{len(broker) + 2}}{case + ' ' + str(n):14} {metric + f' ({unit})':34}"
             line += "".join(f"{_fmt(values[name]):>10}" for name in runtimes)
-            line += "".join(f"{_fmt(ratios[name], 'x'):>18}" for name in others)
+            line += "".join(f"{_fmt(ratio, 'x'):>17}" for ratio in ratios.values())
             print(line)
-            ratio_fields = {f"ours_vs_{name}": ratios[name] for name in others}
-            out.append({"case": case, "n": n, "metric": metric, **values, **ratio_fields})
+            out.append({"case": case, "n": n, "metric": metric, **values, **ratios})
+    return out
+
+
+def shim_vs_selinon(ratios: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Print the shim and Selinon side by side, every broker's figures and ratio in one row
+    per case and metric both ran (> 1: the shim is faster); return the rows."""
+    brokers = list(ratios)
+    lines = []
+    for case, metric in SUMMARY:
+        found = [
+            {"broker": broker, **row}
+            for broker in brokers
+            for row in ratios[broker]
+            if (row["case"], row["metric"]) == (case, metric)
+            and row.get("shim_vs_selinon") is not None
+        ]
+        for n in sorted({row["n"] for row in found}):
+            cells = {row["broker"]: row for row in found if row["n"] == n}
+            lines.append((case, n, metric, cells))
+    if not lines:
+        return []
+    head = "".join(f"{b + ': shim':>17}{'selinon':>12}{'ratio':>11}" for b in brokers)
+    print(f"\nshim vs selinon (ratio > 1: the shim is faster)\n{'case':14} {'metric':20}{head}")
+    out = []
+    for case, n, metric, cells in lines:
+        line = f"{case + ' ' + str(n):14} {metric:20}"
+        for broker in brokers:
+            row = cells.get(broker, {})
+            line += f"{_fmt(row.get('shim')):>17}{_fmt(row.get('selinon')):>12}"
+            line += f"{_fmt(row.get('shim_vs_selinon'), 'x'):>11}"
+            out.append(
+                {
+                    "broker": broker,
+                    "case": case,
+                    "n": n,
+                    "metric": metric,
+                    **{k: row.get(k) for k in ("shim", "selinon", "shim_vs_selinon")},
+                }
+            )
+        print(line)
     return out
 
 
 def _ratio(mine: Any, theirs: Any, better: str) -> float | None:
-    """How many times ours is better than theirs (``None`` without both or a direction)."""
+    """How many times ``mine`` is better than ``theirs`` (``None`` without both or a
+    direction)."""
     if not isinstance(mine, int | float) or not isinstance(theirs, int | float) or better == "-":
         return None
     num, den = (theirs, mine) if better == "lower" else (mine, theirs)
@@ -703,7 +868,8 @@ def parse(argv: list[str] | None) -> tuple[Settings, Path]:
     parser.add_argument(
         "--runtimes",
         default="ours,celery",
-        help="ours, celery (the canvas) and/or selinon (1.4.0 on Celery, in its own venv)",
+        help="ours, celery (the canvas), shim (this engine through the Celery shim) and/or "
+        "selinon (1.4.0 on Celery, in its own venv)",
     )
     parser.add_argument(
         "--selinon-chain",
@@ -746,12 +912,14 @@ def main(argv: list[str] | None = None) -> int:
         "settings": vars(settings),
         "results": [],
         "ratios": {},
+        "shim_vs_selinon": [],
     }
     for broker in settings.brokers:
         print(f"{broker}:", flush=True)
         rows = [row.as_dict() for row in measure_broker(broker, settings)]
         report["results"] += [{"broker": broker, **row} for row in rows]
         report["ratios"][broker] = table(broker, rows)
+    report["shim_vs_selinon"] = shim_vs_selinon(report["ratios"])
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"\nwritten to {output}")
