@@ -26,6 +26,7 @@ __all__ = [
     "LIST_STATUSES",
     "FlowListing",
     "ListPage",
+    "Listable",
     "check_list_args",
     "listed_status",
     "node_counts",
@@ -170,3 +171,49 @@ class MemoryIndex:
             if (status is None or rows[flow_id][1] == status)
             and (flow_name is None or rows[flow_id][0] == flow_name)
         ]
+
+
+class Listable:
+    """``list_flows`` and ``count_flows`` of a flow-state store.
+
+    A store implements :meth:`_page` and :meth:`_count` for arguments already checked.
+    """
+
+    def list_flows(
+        self,
+        *,
+        status: str | None = None,
+        flow_name: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> ListPage:
+        """A page of the stored flows, newest first.
+
+        Args:
+            status: only ``running``, ``succeeded`` or ``failed`` flows.
+            flow_name: only flows of this name.
+            offset: how many matching flows to skip.
+            limit: the page size (1 to 1000).
+
+        Raises:
+            ValueError: unknown status or a bad page.
+            TransientBackendError: the store is unreachable.
+        """
+        check_list_args(status, offset, limit)
+        return self._page(status, flow_name, offset, limit)
+
+    def count_flows(self, *, status: str | None = None, flow_name: str | None = None) -> int:
+        """How many stored flows match the filter.
+
+        Raises:
+            ValueError: unknown status.
+            TransientBackendError: the store is unreachable.
+        """
+        check_list_args(status, 0, 1)
+        return self._count(status, flow_name)
+
+    def _page(self, status: str | None, flow_name: str | None, offset: int, limit: int) -> ListPage:
+        raise NotImplementedError
+
+    def _count(self, status: str | None, flow_name: str | None) -> int:
+        raise NotImplementedError

@@ -15,7 +15,7 @@ from selinon_core.dispatch.pmap import PMap
 from selinon_core.dispatch.state import FlowState, flow_summary
 from selinon_core.errors import ConflictError, RequestError
 
-from .listing import ListPage, MemoryIndex, check_list_args, node_counts
+from .listing import Listable, ListPage, MemoryIndex, node_counts
 
 __all__ = ["MemoryStateStore"]
 
@@ -28,7 +28,7 @@ _stored = tuple.__new__
 _EMPTY: PMap[str, Any] = PMap()
 
 
-class MemoryStateStore:
+class MemoryStateStore(Listable):
     """Flow states and outboxes in a dict; finished flows kept (compact) up to ``retention``.
 
     Saves are compare-and-set on ``FlowState.version`` under a lock, so several threads may
@@ -174,26 +174,7 @@ class MemoryStateStore:
                 self._summaries.pop(flow_id, None)
                 self._index.remove(flow_id)
 
-    def list_flows(
-        self,
-        *,
-        status: str | None = None,
-        flow_name: str | None = None,
-        offset: int = 0,
-        limit: int = 50,
-    ) -> ListPage:
-        """A page of the stored flows, newest first (see :mod:`.listing`).
-
-        Args:
-            status: only ``running``, ``succeeded`` or ``failed`` flows.
-            flow_name: only flows of this name.
-            offset: how many matching flows to skip.
-            limit: the page size (1 to 1000).
-
-        Raises:
-            ValueError: unknown status or a bad page.
-        """
-        check_list_args(status, offset, limit)
+    def _page(self, status: str | None, flow_name: str | None, offset: int, limit: int) -> ListPage:
         with self._lock:
             ids = self._index.matching(status, flow_name)
             rows = []
@@ -206,13 +187,7 @@ class MemoryStateStore:
                 rows.append(replace(row, nodes=nodes, active=active, failed=failed))
         return ListPage(tuple(rows), len(ids), offset, limit)
 
-    def count_flows(self, *, status: str | None = None, flow_name: str | None = None) -> int:
-        """How many stored flows match the filter.
-
-        Raises:
-            ValueError: unknown status.
-        """
-        check_list_args(status, 0, 1)
+    def _count(self, status: str | None, flow_name: str | None) -> int:
         with self._lock:
             return len(self._index.matching(status, flow_name))
 

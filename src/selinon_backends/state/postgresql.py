@@ -65,7 +65,7 @@ from ._common import (
     redact,
 )
 from ._pg_listing import count_rows, page_rows
-from .listing import ListPage, check_list_args, node_counts
+from .listing import Listable, ListPage, node_counts
 
 __all__ = ["PostgresSlotStore", "PostgresStateStore"]
 
@@ -261,7 +261,7 @@ class _Tables:
         self.pool.close()
 
 
-class PostgresStateStore:
+class PostgresStateStore(Listable):
     """Flow states, outboxes and finished flows' summaries in PostgreSQL (see the module doc).
 
     Thread-safe; several processes may share the tables (one writer per flow by CAS).
@@ -496,27 +496,7 @@ class PostgresStateStore:
         finally:
             conn.close()
 
-    def list_flows(
-        self,
-        *,
-        status: str | None = None,
-        flow_name: str | None = None,
-        offset: int = 0,
-        limit: int = 50,
-    ) -> ListPage:
-        """A page of the stored flows, newest first (an indexed query and a count).
-
-        Args:
-            status: only ``running``, ``succeeded`` or ``failed`` flows.
-            flow_name: only flows of this name.
-            offset: how many matching flows to skip.
-            limit: the page size (1 to 1000).
-
-        Raises:
-            ValueError: unknown status or a bad page.
-            TransientBackendError: PostgreSQL is unreachable.
-        """
-        check_list_args(status, offset, limit)
+    def _page(self, status: str | None, flow_name: str | None, offset: int, limit: int) -> ListPage:
         db = self._db
         with db.errors(), db.connection() as conn:
             rows = page_rows(
@@ -531,14 +511,7 @@ class PostgresStateStore:
             total = count_rows(conn, db.psycopg.sql, db.flow_table, status, flow_name)
         return ListPage(rows, total, offset, limit)
 
-    def count_flows(self, *, status: str | None = None, flow_name: str | None = None) -> int:
-        """How many stored flows match the filter.
-
-        Raises:
-            ValueError: unknown status.
-            TransientBackendError: PostgreSQL is unreachable.
-        """
-        check_list_args(status, 0, 1)
+    def _count(self, status: str | None, flow_name: str | None) -> int:
         db = self._db
         with db.errors(), db.connection() as conn:
             return count_rows(conn, db.psycopg.sql, db.flow_table, status, flow_name)

@@ -62,7 +62,7 @@ from ._common import (
     plan_write,
     redact,
 )
-from .listing import ListPage, check_list_args, listed_status, node_counts
+from .listing import Listable, ListPage, listed_status, node_counts
 
 if TYPE_CHECKING:
     import redis as redis_lib
@@ -149,7 +149,7 @@ return text
 """
 
 
-class RedisStateStore:
+class RedisStateStore(Listable):
     """Flow states, outboxes and finished flows' summaries in Redis (see the module doc).
 
     Thread-safe; several processes may share one Redis (one writer per flow by CAS).
@@ -369,27 +369,7 @@ class RedisStateStore:
         finally:
             pubsub.close()
 
-    def list_flows(
-        self,
-        *,
-        status: str | None = None,
-        flow_name: str | None = None,
-        offset: int = 0,
-        limit: int = 50,
-    ) -> ListPage:
-        """A page of the stored flows, newest first, from the listing index (two round trips).
-
-        Args:
-            status: only ``running``, ``succeeded`` or ``failed`` flows.
-            flow_name: only flows of this name.
-            offset: how many matching flows to skip.
-            limit: the page size (1 to 1000).
-
-        Raises:
-            ValueError: unknown status or a bad page.
-            TransientBackendError: Redis is unreachable.
-        """
-        check_list_args(status, offset, limit)
+    def _page(self, status: str | None, flow_name: str | None, offset: int, limit: int) -> ListPage:
         key = _listing.list_key(self._list, status, flow_name)
         with self._errors():
             return _listing.read_page(
@@ -401,14 +381,7 @@ class RedisStateStore:
                 limit=limit,
             )
 
-    def count_flows(self, *, status: str | None = None, flow_name: str | None = None) -> int:
-        """How many stored flows match the filter (one ``ZCARD``).
-
-        Raises:
-            ValueError: unknown status.
-            TransientBackendError: Redis is unreachable.
-        """
-        check_list_args(status, 0, 1)
+    def _count(self, status: str | None, flow_name: str | None) -> int:
         with self._errors():
             return int(self._client.zcard(_listing.list_key(self._list, status, flow_name)))
 
