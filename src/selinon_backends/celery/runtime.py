@@ -43,7 +43,7 @@ from selinon_backends.distributed.journal import Journal
 from selinon_backends.distributed.messages import pack, parent_is_large
 from selinon_backends.distributed.publishing import WirePublisher
 from selinon_backends.distributed.reports import flow_run
-from selinon_backends.distributed.requests import FlowStarter
+from selinon_backends.distributed.requests import JournaledStarter
 from selinon_backends.kombu import client as kombu_client
 from selinon_backends.kombu.client import STATE_STORE_ENV, wait_for
 from selinon_backends.runtime.clock import RealClock
@@ -138,7 +138,7 @@ class CeleryPublisher(WirePublisher):
         self.runtime.send(RUN_TASK, task.queue, body, countdown=delay)
 
 
-class CeleryRuntime(FlowStarter["FlowResult"]):
+class CeleryRuntime(JournaledStarter["FlowResult"]):
     """Runs the flows of ``system`` on Celery application ``app``.
 
     ``run_flow(flow_name, node_args)`` and ``run_flow_selective(...)`` return a

@@ -20,7 +20,7 @@ from typing import Any
 from selinon_backends.distributed.backends import Backends, describe_url, open_backends
 from selinon_backends.distributed.journal import Journal
 from selinon_backends.distributed.reports import flow_run
-from selinon_backends.distributed.requests import FlowStarter
+from selinon_backends.distributed.requests import JournaledStarter
 from selinon_backends.kombu.transport import KombuPublisher, broker_connection
 from selinon_backends.runtime.clock import RealClock
 from selinon_backends.runtime.report import FlowRun
@@ -59,7 +59,7 @@ def resolve_state_store(broker: str, state_store: str | None) -> str:
     )
 
 
-class Client(FlowStarter[str]):
+class Client(JournaledStarter[str]):
     """Runs flows on Kombu workers and follows them.
 
     ``run_flow(flow_name, node_args)`` and ``run_flow_selective(...)`` return the new flow's id.

@@ -23,7 +23,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -31,7 +31,7 @@ from selinon_backends.ports import Clock, ResultStore
 from selinon_backends.runtime.clock import RealClock
 from selinon_backends.runtime.environment import RuntimeEnvironment
 from selinon_backends.runtime.report import FlowRun, NodeRun
-from selinon_backends.runtime.requests import check_flow, selective_plan
+from selinon_backends.runtime.requests import FlowStarter, check_flow
 from selinon_backends.runtime.shell import DispatchShell
 from selinon_backends.runtime.slots import MemorySlotStore
 from selinon_backends.runtime.worker import Outcome, Worker
@@ -61,8 +61,12 @@ def error_summary(exc: BaseException | None) -> ErrorSummary:
     return ErrorSummary(type(exc).__name__, str(exc), text)
 
 
-class Engine:
+class Engine(FlowStarter[FlowRun]):
     """Runs flows of a System in this process.
+
+    ``run_flow(flow_name, node_args)`` and ``run_flow_selective(...)`` run the flow to its end
+    and return its :class:`~selinon_backends.runtime.report.FlowRun`; a ``flow_id`` of a flow
+    this engine is still running raises ``RequestError``.
 
     Args:
         system: the loaded configuration.
@@ -108,45 +112,11 @@ class Engine:
         self._running: set[str] = set()
         self._running_lock = threading.Lock()
 
-    def run_flow(
-        self, flow_name: str, node_args: Any = None, *, flow_id: str | None = None
-    ) -> FlowRun:
-        """Run flow ``flow_name`` to its end and return what happened.
-
-        Raises:
-            UnknownFlowError: the System has no such flow.
-            RequestError: ``flow_id`` names a flow of this engine that is still running.
-        """
-        return self._run(flow_name, node_args, flow_id, None)
-
-    def run_flow_selective(
-        self,
-        flow_name: str,
-        task_names: Sequence[str],
-        node_args: Any = None,
-        follow_subflows: bool = False,
-        run_subsequent: bool = False,
-        *,
-        flow_id: str | None = None,
-    ) -> FlowRun:
-        """Run only the parts of ``flow_name`` leading to ``task_names`` (Selinon semantics).
-
-        Raises:
-            UnknownFlowError: the System has no such flow.
-            SelectiveNoPathError: a task is not reachable in the flow.
-        """
-        plan = selective_plan(
-            self.system,
-            flow_name,
-            task_names,
-            follow_subflows=follow_subflows,
-            run_subsequent=run_subsequent,
-        )
-        return self._run(flow_name, node_args, flow_id, plan)
-
-    def _run(
+    def _request(
         self, flow_name: str, node_args: Any, flow_id: str | None, plan: SelectivePlan | None
     ) -> FlowRun:
+        """Run the flow to its end and return what happened (``run_flow`` and
+        ``run_flow_selective``)."""
         check_flow(self.system, flow_name)
         flow_id = self._claim(flow_id)
         started = time.perf_counter()
