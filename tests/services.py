@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -50,6 +50,7 @@ __all__ = [
     "require_rabbitmq",
     "require_redis",
     "service_unavailable",
+    "stop_processes",
     "unique_name",
 ]
 
@@ -347,3 +348,17 @@ class PrivateRabbitMQ:
     def __exit__(self, *exc: object) -> None:
         self.stop()
         self._dir.cleanup()
+
+
+def stop_processes(processes: Iterable[subprocess.Popen[bytes]], grace: float = 10.0) -> None:
+    """SIGTERM each process a test started, then SIGKILL those still alive after ``grace`` s."""
+    processes = list(processes)
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dash_support import HERE, write_config
+from tests.services import stop_processes
 
 ROOT = HERE.parents[1]
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
@@ -144,15 +144,7 @@ class Deployment:
 
     def stop(self) -> None:
         """Stop every process (SIGTERM, then SIGKILL after 10 s)."""
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_processes(self.processes)
 
     def logs(self) -> str:
         """What the processes wrote."""

@@ -31,6 +31,7 @@ from tests.services import (
     require_postgres,
     require_rabbitmq,
     require_redis,
+    stop_processes,
 )
 
 from selinon_backends.kombu import Client
@@ -202,15 +203,7 @@ class Deployment:
         return Client(system, broker=self.broker, state_store=self.store)
 
     def stop(self) -> None:
-        for process in self.workers:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.workers:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_processes(self.workers)
 
     def delete_queues(self) -> None:
         with broker_connection(self.broker) as connection:

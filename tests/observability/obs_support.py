@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from tests.services import stop_processes
 
 from selinon_core.config.loader import load_system
 from selinon_core.config.system import System
@@ -134,15 +135,7 @@ class Workers:
 
     def stop(self) -> None:
         """SIGTERM every worker of the test, then SIGKILL what did not stop within 10 s."""
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_processes(self.processes)
 
     def logs(self) -> str:
         """Every worker's output, for failure messages."""
