@@ -35,7 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = ("inspect_cmd", "version_cmd")
 """Sub-command modules of this package that every installation has."""
 
 OPTIONAL_COMMAND_MODULES: tuple[str, ...] = ("execute", "plot", "migrate", "worker", "dashboard")
-"""Sub-command modules attached only when present (they land in later releases)."""
+"""Sub-command modules attached only when present (a trimmed installation may leave one out)."""
 
 _EXIT_OK = 0
 _EXIT_USAGE = 2
